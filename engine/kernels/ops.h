@@ -1,0 +1,80 @@
+// The compute kernels the runner calls. Each has a scalar reference
+// (engine/kernels/reference/) and SIMD paths (engine/kernels/cpu/: AVX-512
+// with VNNI, AVX2) chosen once at run time from the CPU's features.
+//
+// Batch invariance (a DESIGN invariant): every output element is produced by
+// the same sequence of floating-point operations whatever the number of
+// tokens in the call, the token's row within it, and the pool's thread count.
+// Work is split only across output elements, never across a reduction.
+//
+// Thread safety: functions are reentrant; MatMul uses the given pool.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "engine/kernels/dtype.h"
+
+namespace surge::engine::kernels {
+
+class ThreadPool;
+
+// A weight matrix of `rows` rows by `cols` columns stored row-major, each row
+// RowBytes(type, cols) bytes. Quantized types need cols % 32 == 0.
+struct Matrix {
+  DType type = DType::kF32;
+  const void* data = nullptr;
+  int64_t rows = 0;
+  int64_t cols = 0;
+};
+
+// Reusable scratch memory for MatMul (quantized activations). Owned by the
+// caller, grown on demand, never shrunk. Not shareable between concurrent calls.
+struct MatMulScratch {
+  std::vector<uint8_t> bytes;
+};
+
+// out[t * out_stride + r] = sum_k W[r, k] * x[t * x_stride + k]
+// for t in [0, n_tokens), r in [0, w.rows). For Q8_0 / Q4_0 weights the
+// activations are first quantized to Q8_0 per token (deterministically per
+// token) and the dot products run on integers.
+void MatMul(ThreadPool& pool, const Matrix& w, const float* x, int64_t x_stride,
+            int64_t n_tokens, float* out, int64_t out_stride, MatMulScratch& scratch);
+
+// out = x / sqrt(mean(x^2) + eps) * weight, n elements. out may alias x.
+void RmsNorm(const float* x, const float* weight, int64_t n, float eps, float* out);
+
+enum class RopeStyle {
+  kNormal,  // rotate pairs (2i, 2i+1): GGUF llama
+  kNeox,    // rotate pairs (i, i + d/2): qwen2, qwen3
+};
+
+// Rotates `n_heads` consecutive heads of `head_dim` floats in place for
+// position `pos`: theta_i = pos * freq_base^(-2i / head_dim).
+void Rope(float* x, int n_heads, int head_dim, int64_t pos, float freq_base, RopeStyle style);
+
+// out[i] = silu(gate[i]) * up[i]. out may alias gate.
+void SiluMul(const float* gate, const float* up, int64_t n, float* out);
+
+// y[i] += x[i].
+void Add(float* y, const float* x, int64_t n);
+
+// One attention head of one query over a paged K/V history (fp16 cache).
+// The cache of one layer is laid out [block][kv_head][slot][head_dim]; the
+// history is positions 0..n_ctx-1, position p living in block
+// block_table[p / block_size], slot p % block_size.
+struct PagedKv {
+  const uint16_t* k = nullptr;  // fp16 bits, layer base
+  const uint16_t* v = nullptr;
+  const int32_t* block_table = nullptr;
+  int block_size = 16;
+  int n_kv_heads = 1;
+  int head_dim = 64;
+};
+
+// out[head_dim] = sum_p softmax_p(scale * q . K[p]) V[p] over p < n_ctx, for
+// KV head `kv_head`. `scores` is caller scratch of at least n_ctx floats.
+void AttendPaged(const float* q, const PagedKv& kv, int kv_head, int64_t n_ctx, float scale,
+                 float* scores, float* out);
+
+}  // namespace surge::engine::kernels

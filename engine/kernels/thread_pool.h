@@ -1,0 +1,37 @@
+// ThreadPool runs one function on every thread of a fixed team and waits for
+// all of them: the compute pool of a runner, one thread per core. The calling
+// thread is member 0 and does its share; workers spin briefly for the next
+// job, then sleep on a condition variable, so an idle pool costs no CPU.
+//
+// Ownership: owned by the runner; workers are std::jthreads joined in the
+// destructor.
+// Thread safety: Run() must be called from one thread at a time (the owner);
+// the function it runs is called concurrently from every member.
+#pragma once
+
+#include "absl/functional/function_ref.h"
+
+namespace surge::engine::kernels {
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(int num_threads);  // num_threads >= 1, including the caller
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int num_threads() const;
+
+  // Calls fn(thread_index, num_threads) on every member; returns when all return.
+  void Run(absl::FunctionRef<void(int thread, int num_threads)> fn);
+
+  // Splits [0, n) into contiguous ranges of whole `grain`-sized chunks, one
+  // range per member, and calls fn(begin, end) for each non-empty range.
+  void ParallelFor(int64_t n, int64_t grain, absl::FunctionRef<void(int64_t begin, int64_t end)> fn);
+
+ private:
+  struct Impl;
+  Impl* impl_;
+};
+
+}  // namespace surge::engine::kernels

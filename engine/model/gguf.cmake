@@ -1,0 +1,1 @@
+# GGUF reader/writer: surge_gguf
