@@ -42,13 +42,9 @@ TEST(ClockTest, FakeClockAdvances) {
   EXPECT_DOUBLE_EQ(ToMillis(clock.Now() - t0), 5.0);
 }
 
-TEST(LoggingTest, JsonEscape) {
-  EXPECT_EQ(JsonEscape("a\"b\\c\n\x01"), "a\\\"b\\\\c\\n\\u0001");
-}
+TEST(LoggingTest, JsonEscape) { EXPECT_EQ(JsonEscape("a\"b\\c\n\x01"), "a\\\"b\\\\c\\n\\u0001"); }
 
-TEST(CheckDeathTest, CheckAborts) {
-  EXPECT_DEATH(SURGE_CHECK(1 == 2), "SURGE_CHECK failed");
-}
+TEST(CheckDeathTest, CheckAborts) { EXPECT_DEATH(SURGE_CHECK(1 == 2), "SURGE_CHECK failed"); }
 
 }  // namespace
 }  // namespace surge::base

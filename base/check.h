@@ -12,16 +12,16 @@ namespace surge::base {
 [[noreturn]] void CheckFailed(const char* file, int line, const char* expr, const char* msg);
 }  // namespace surge::base
 
-#define SURGE_CHECK(cond)                                                      \
-  do {                                                                         \
-    if (__builtin_expect(!(cond), 0))                                          \
-      ::surge::base::CheckFailed(__FILE__, __LINE__, #cond, nullptr);          \
+#define SURGE_CHECK(cond)                                             \
+  do {                                                                \
+    if (__builtin_expect(!(cond), 0))                                 \
+      ::surge::base::CheckFailed(__FILE__, __LINE__, #cond, nullptr); \
   } while (0)
 
-#define SURGE_CHECK_MSG(cond, msg)                                             \
-  do {                                                                         \
-    if (__builtin_expect(!(cond), 0))                                          \
-      ::surge::base::CheckFailed(__FILE__, __LINE__, #cond, (msg));            \
+#define SURGE_CHECK_MSG(cond, msg)                                  \
+  do {                                                              \
+    if (__builtin_expect(!(cond), 0))                               \
+      ::surge::base::CheckFailed(__FILE__, __LINE__, #cond, (msg)); \
   } while (0)
 
 #ifdef NDEBUG

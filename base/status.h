@@ -9,9 +9,9 @@
 #define SURGE_STATUS_CONCAT(a, b) SURGE_STATUS_CONCAT_INNER(a, b)
 
 // Returns from the enclosing function if `expr` (an absl::Status) is not OK.
-#define SURGE_RETURN_IF_ERROR(expr)             \
-  do {                                          \
-    ::absl::Status surge_status_ = (expr);      \
+#define SURGE_RETURN_IF_ERROR(expr)                \
+  do {                                             \
+    ::absl::Status surge_status_ = (expr);         \
     if (!surge_status_.ok()) return surge_status_; \
   } while (0)
 

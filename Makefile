@@ -1,0 +1,78 @@
+# The two commands a new user needs: `make run` and `make test`.
+# Everything else is a building block of those or a longer-running extra.
+
+SHELL := /bin/bash
+JOBS ?= $(shell nproc)
+BUILD_RELEASE := build/release
+BUILD_DEV := build/dev
+BUILD_ASAN := build/asan-ubsan
+BUILD_FUZZ := build/fuzz
+SURGE := $(BUILD_RELEASE)/tools/surge/surge
+MODELS := models
+# The built-in default model. No trained model ships yet, so this is a
+# random-initialised `tiny` llama: it runs the whole engine, but its text is noise.
+DEFAULT_MODEL := $(MODELS)/tiny-llama-q8_0.gguf
+PROMPT ?= Once upon a time
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps build run test test-dev test-asan check-format format bench fuzz clean
+
+all: build
+
+deps:
+	@./scripts/install-deps
+
+build: deps
+	@cmake --preset release >/dev/null
+	@cmake --build $(BUILD_RELEASE) -j $(JOBS) --target surge
+
+$(DEFAULT_MODEL): | build
+	@mkdir -p $(MODELS)
+	@echo "make run: creating a random-initialised tiny model at $@ (no trained default model yet; its output is noise)" >&2
+	@$(SURGE) model init --arch llama --preset tiny --type q8_0 -o $@
+
+run: build $(DEFAULT_MODEL)
+	@$(SURGE) run -m $(DEFAULT_MODEL) -p "$(PROMPT)" -n 64 --seed 1
+
+test: deps check-format test-dev test-asan
+
+test-dev:
+	@cmake --preset dev >/dev/null
+	@cmake --build $(BUILD_DEV) -j $(JOBS)
+	@ctest --test-dir $(BUILD_DEV) --output-on-failure -j $(JOBS)
+
+test-asan:
+	@cmake --preset asan-ubsan >/dev/null
+	@cmake --build $(BUILD_ASAN) -j $(JOBS)
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(BUILD_ASAN) --output-on-failure -j $(JOBS) -LE slow
+
+check-format:
+	@files=$$(git ls-files '*.h' '*.cc'); \
+	  if [ -n "$$files" ]; then clang-format --dry-run --Werror $$files; fi
+
+format:
+	@git ls-files '*.h' '*.cc' | xargs -r clang-format -i
+
+# Engine figures on the `small` preset in F32 and Q8_0 (docs/benchmarks.md).
+bench: build
+	@mkdir -p $(MODELS)
+	@for t in f32 q8_0; do \
+	  f=$(MODELS)/small-llama-$$t.gguf; \
+	  [ -f $$f ] || $(SURGE) model init --arch llama --preset small --type $$t -o $$f; \
+	  echo "== small $$t"; $(SURGE) run -m $$f --bench; \
+	done
+
+# Bounded libFuzzer runs of every fuzz target (clang).
+fuzz: deps
+	@cmake --preset fuzz >/dev/null
+	@cmake --build $(BUILD_FUZZ) -j $(JOBS)
+	@for f in $$(find $(BUILD_FUZZ)/tests/fuzz -maxdepth 1 -type f -name '*_fuzzer' -executable); do \
+	  name=$$(basename $$f); corpus=tests/fuzz/corpus/$${name%_fuzzer}; \
+	  mkdir -p $(BUILD_FUZZ)/corpus/$$name; \
+	  echo "== $$name ($(FUZZ_SECONDS)s)"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 $(BUILD_FUZZ)/corpus/$$name $$corpus || exit 1; \
+	done
+
+clean:
+	rm -rf build

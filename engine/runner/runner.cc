@@ -1,0 +1,206 @@
+#include "engine/runner/runner.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+
+#include "base/check.h"
+#include "engine/kernels/quantize.h"
+
+namespace surge::engine::runner {
+namespace {
+
+// Below this many rows, per-token work runs on the calling thread: waking the
+// pool costs more than the work.
+constexpr int64_t kParallelTokenThreshold = 8;
+
+void Resize(std::vector<float>& v, int64_t n) {
+  if (static_cast<int64_t>(v.size()) < n) v.resize(n);
+}
+
+}  // namespace
+
+Runner::Runner(const model::Model& model, kv::KvCache& cache, int num_threads)
+    : model_(model), config_(model.config()), cache_(cache), pool_(num_threads) {
+  SURGE_CHECK(cache.shape().n_layers == config_.n_layers);
+  SURGE_CHECK(cache.shape().n_kv_heads == config_.n_kv_heads);
+  SURGE_CHECK(cache.shape().head_dim == config_.head_dim);
+  scores_.resize(pool_.num_threads());
+}
+
+template <typename Fn>
+void Runner::ForEachToken(Fn&& fn) {
+  if (n_tokens_ < kParallelTokenThreshold) {
+    for (int64_t t = 0; t < n_tokens_; ++t) fn(t);
+    return;
+  }
+  pool_.ParallelFor(n_tokens_, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) fn(t);
+  });
+}
+
+std::span<float> Runner::Forward(std::span<const SequenceChunk> chunks) {
+  Prepare(chunks);
+  if (n_tokens_ == 0) return {};
+  Embed();
+  for (int il = 0; il < config_.n_layers; ++il) Layer(il);
+  Output(chunks);
+  int64_t n_out = std::count_if(chunks.begin(), chunks.end(), [](const SequenceChunk& c) {
+    return c.want_logits && !c.tokens.empty();
+  });
+  return std::span<float>(logits_.data(), n_out * config_.n_vocab);
+}
+
+void Runner::Prepare(std::span<const SequenceChunk> chunks) {
+  tokens_.clear();
+  positions_.clear();
+  chunk_of_.clear();
+  const int64_t bs = cache_.block_size();
+  for (const SequenceChunk& c : chunks) {
+    const int64_t end = c.start_pos + static_cast<int64_t>(c.tokens.size());
+    SURGE_CHECK(c.start_pos >= 0);
+    SURGE_CHECK(static_cast<int64_t>(c.block_table.size()) * bs >= end);
+    for (size_t i = 0; i < c.tokens.size(); ++i) {
+      SURGE_CHECK(c.tokens[i] >= 0 && c.tokens[i] < config_.n_vocab);
+      tokens_.push_back(c.tokens[i]);
+      positions_.push_back(c.start_pos + static_cast<int64_t>(i));
+      chunk_of_.push_back(&c);
+    }
+  }
+  n_tokens_ = static_cast<int64_t>(tokens_.size());
+  const int64_t t = n_tokens_;
+  Resize(x_, t * config_.n_embd);
+  Resize(xn_, t * std::max(config_.n_embd, config_.q_dim()));
+  Resize(q_, t * config_.q_dim());
+  Resize(k_, t * config_.kv_dim());
+  Resize(v_, t * config_.kv_dim());
+  Resize(attn_, t * config_.q_dim());
+  Resize(gate_, t * config_.n_ff);
+  Resize(up_, t * config_.n_ff);
+}
+
+void Runner::Embed() {
+  const kernels::Matrix& e = model_.weights().token_embd();
+  const int64_t row_bytes = kernels::RowBytes(e.type, e.cols);
+  ForEachToken([&](int64_t t) {
+    const auto* row = static_cast<const uint8_t*>(e.data) + tokens_[t] * row_bytes;
+    kernels::DequantizeRow(e.type, row, e.cols, &x_[t * config_.n_embd]);
+  });
+}
+
+void Runner::Layer(int il) {
+  const model::LayerWeights& w = model_.weights().layer(il);
+  const int64_t d = config_.n_embd;
+
+  ForEachToken([&](int64_t t) {
+    kernels::RmsNorm(&x_[t * d], w.attn_norm, d, config_.rms_eps, &xn_[t * d]);
+  });
+  kernels::MatMul(pool_, w.wq, xn_.data(), d, n_tokens_, q_.data(), config_.q_dim(),
+                  matmul_scratch_);
+  kernels::MatMul(pool_, w.wk, xn_.data(), d, n_tokens_, k_.data(), config_.kv_dim(),
+                  matmul_scratch_);
+  kernels::MatMul(pool_, w.wv, xn_.data(), d, n_tokens_, v_.data(), config_.kv_dim(),
+                  matmul_scratch_);
+  Attention(il, w);
+  // xn_ is free again: reuse it for the attention projection's output.
+  kernels::MatMul(pool_, w.wo, attn_.data(), config_.q_dim(), n_tokens_, xn_.data(), d,
+                  matmul_scratch_);
+  ForEachToken([&](int64_t t) { kernels::Add(&x_[t * d], &xn_[t * d], d); });
+
+  ForEachToken([&](int64_t t) {
+    kernels::RmsNorm(&x_[t * d], w.ffn_norm, d, config_.rms_eps, &xn_[t * d]);
+  });
+  const int64_t ff = config_.n_ff;
+  kernels::MatMul(pool_, w.w_gate, xn_.data(), d, n_tokens_, gate_.data(), ff, matmul_scratch_);
+  kernels::MatMul(pool_, w.w_up, xn_.data(), d, n_tokens_, up_.data(), ff, matmul_scratch_);
+  ForEachToken(
+      [&](int64_t t) { kernels::SiluMul(&gate_[t * ff], &up_[t * ff], ff, &gate_[t * ff]); });
+  kernels::MatMul(pool_, w.w_down, gate_.data(), ff, n_tokens_, xn_.data(), d, matmul_scratch_);
+  ForEachToken([&](int64_t t) { kernels::Add(&x_[t * d], &xn_[t * d], d); });
+}
+
+void Runner::Attention(int il, const model::LayerWeights& w) {
+  const int hd = config_.head_dim;
+  const int64_t qd = config_.q_dim(), kvd = config_.kv_dim();
+  const kernels::RopeStyle style = config_.arch.rope_style;
+  // Bias, Q/K norm and rotary embedding, per token.
+  ForEachToken([&](int64_t t) {
+    float* q = &q_[t * qd];
+    float* k = &k_[t * kvd];
+    if (w.bq != nullptr) {
+      kernels::Add(q, w.bq, qd);
+      kernels::Add(k, w.bk, kvd);
+      kernels::Add(&v_[t * kvd], w.bv, kvd);
+    }
+    if (w.q_norm != nullptr) {
+      for (int h = 0; h < config_.n_heads; ++h) {
+        kernels::RmsNorm(q + h * hd, w.q_norm, hd, config_.rms_eps, q + h * hd);
+      }
+      for (int h = 0; h < config_.n_kv_heads; ++h) {
+        kernels::RmsNorm(k + h * hd, w.k_norm, hd, config_.rms_eps, k + h * hd);
+      }
+    }
+    kernels::Rope(q, config_.n_heads, hd, positions_[t], config_.rope_freq_base, style);
+    kernels::Rope(k, config_.n_kv_heads, hd, positions_[t], config_.rope_freq_base, style);
+  });
+  WriteKv(il);
+
+  // Every (token, head) pair is one task; tasks differ in length (a prefill
+  // chunk's later tokens see more history), so members take them from a
+  // shared counter. Each task is deterministic on its own.
+  const int64_t n_tasks = n_tokens_ * config_.n_heads;
+  const int group = config_.n_heads / config_.n_kv_heads;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  std::atomic<int64_t> next{0};
+  pool_.Run([&](int thread, int) {
+    std::vector<float>& scores = scores_[thread];
+    for (int64_t task = next.fetch_add(1); task < n_tasks; task = next.fetch_add(1)) {
+      const int64_t t = task / config_.n_heads;
+      const int h = static_cast<int>(task % config_.n_heads);
+      const int64_t n_ctx = positions_[t] + 1;
+      if (static_cast<int64_t>(scores.size()) < n_ctx) scores.resize(n_ctx);
+      const SequenceChunk& c = *chunk_of_[t];
+      kernels::PagedKv kv{cache_.k(il),        cache_.v(il),       c.block_table.data(),
+                          cache_.block_size(), config_.n_kv_heads, hd};
+      kernels::AttendPaged(&q_[t * qd + h * hd], kv, h / group, n_ctx, scale, scores.data(),
+                           &attn_[t * qd + h * hd]);
+    }
+  });
+}
+
+void Runner::WriteKv(int il) {
+  const int hd = config_.head_dim;
+  const int64_t kvd = config_.kv_dim();
+  const int32_t bs = cache_.block_size();
+  uint16_t* kc = cache_.k(il);
+  uint16_t* vc = cache_.v(il);
+  ForEachToken([&](int64_t t) {
+    const int64_t pos = positions_[t];
+    const int32_t block = chunk_of_[t]->block_table[pos / bs];
+    const int32_t slot = static_cast<int32_t>(pos % bs);
+    for (int g = 0; g < config_.n_kv_heads; ++g) {
+      const int64_t off = cache_.Offset(block, g, slot);
+      kernels::QuantizeRow(kernels::DType::kF16, &k_[t * kvd + g * hd], hd, kc + off);
+      kernels::QuantizeRow(kernels::DType::kF16, &v_[t * kvd + g * hd], hd, vc + off);
+    }
+  });
+}
+
+void Runner::Output(std::span<const SequenceChunk> chunks) {
+  const int64_t d = config_.n_embd;
+  int64_t n_out = 0;
+  int64_t row_end = 0;
+  Resize(logits_in_, static_cast<int64_t>(chunks.size()) * d);
+  for (const SequenceChunk& c : chunks) {
+    row_end += static_cast<int64_t>(c.tokens.size());
+    if (!c.want_logits || c.tokens.empty()) continue;
+    kernels::RmsNorm(&x_[(row_end - 1) * d], model_.weights().output_norm(), d, config_.rms_eps,
+                     &logits_in_[n_out * d]);
+    ++n_out;
+  }
+  Resize(logits_, n_out * config_.n_vocab);
+  kernels::MatMul(pool_, model_.weights().output(), logits_in_.data(), d, n_out, logits_.data(),
+                  config_.n_vocab, matmul_scratch_);
+}
+
+}  // namespace surge::engine::runner

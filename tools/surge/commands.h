@@ -1,0 +1,17 @@
+// Each subcommand registers its flags on the CLI11 app and returns the
+// function that runs it once parsing succeeded. Commands write program output
+// to stdout, logs and errors to stderr, and return the process exit code.
+#pragma once
+
+#include <functional>
+
+#include "CLI/CLI.hpp"
+
+namespace surge::cli {
+
+using CommandFn = std::function<int()>;
+
+CommandFn RegisterRun(CLI::App& app);
+CommandFn RegisterModel(CLI::App& app);
+
+}  // namespace surge::cli
