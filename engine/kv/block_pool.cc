@@ -84,7 +84,7 @@ PrefixId BlockPool::Cache(int32_t block, const BlockKey& key) {
 
 bool BlockPool::Matches(int32_t block, const BlockKey& key) const {
   const Meta& m = meta_[block];
-  if (m.prefix == kNoPrefix || m.hash != key.hash || m.salt != key.salt ||
+  if (m.prefix == kNoPrefix || m.hash != key.hash || m.salt != key.salt || m.parent != key.parent ||
       static_cast<int32_t>(key.tokens.size()) != block_size_) {
     return false;
   }

@@ -1,5 +1,7 @@
 // `surge run`: one-shot generation, or the engine benchmark with --bench.
+#include <algorithm>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <random>
 #include <string>
@@ -7,8 +9,10 @@
 
 #include "absl/strings/str_format.h"
 #include "base/logging.h"
+#include "engine/engine.h"
 #include "engine/kv/block_pool.h"
 #include "engine/kv/kv_cache.h"
+#include "engine/mixed_load_bench.h"
 #include "engine/model/model.h"
 #include "engine/runner/engine_bench.h"
 #include "engine/runner/generator.h"
@@ -36,19 +40,27 @@ struct RunFlags {
   int64_t max_batch_tokens = 512;
   bool bench = false;
   bool json = false;
+  bool mixed = true;
   int repetitions = 3;
 };
 
-std::string FormatFigures(const EngineBenchResult& r, bool json) {
+using MixedFigures = std::map<int, engine::MixedLoadResult>;
+
+std::string FormatFigures(const EngineBenchResult& r, const MixedFigures& mixed, bool json) {
   if (json) {
-    std::string batched;
+    std::string batched, mix;
     for (const auto& [n, f] : r.batched) {
       batched += absl::StrFormat("%s\"%d\":%.2f", batched.empty() ? "" : ",", n, f.mean);
     }
+    for (const auto& [n, m] : mixed) {
+      mix += absl::StrFormat("%s\"%d\":{\"tps\":%.2f,\"ttft_mean_ms\":%.1f,\"ttft_p99_ms\":%.1f}",
+                             mix.empty() ? "" : ",", n, m.tokens_per_second, m.ttft_mean_ms,
+                             m.ttft_p99_ms);
+    }
     return absl::StrFormat(
-        "{\"pp%d_tps\":%.2f,\"tg%d_tps\":%.2f,\"batched_decode_tps\":{%s},\"threads\":%d,"
-        "\"decode_bytes\":%d,\"kv_cache_bytes\":%d,\"peak_rss_bytes\":%d}\n",
-        r.pp_tokens, r.pp.mean, r.tg_tokens, r.tg.mean, batched, r.num_threads, r.decode_bytes,
+        "{\"pp%d_tps\":%.2f,\"tg%d_tps\":%.2f,\"batched_decode_tps\":{%s},\"mixed_load\":{%s},"
+        "\"threads\":%d,\"decode_bytes\":%d,\"kv_cache_bytes\":%d,\"peak_rss_bytes\":%d}\n",
+        r.pp_tokens, r.pp.mean, r.tg_tokens, r.tg.mean, batched, mix, r.num_threads, r.decode_bytes,
         r.kv_cache_bytes, r.peak_rss_bytes);
   }
   const double bw = r.tg.mean * static_cast<double>(r.decode_bytes) / 1e9;
@@ -60,6 +72,10 @@ std::string FormatFigures(const EngineBenchResult& r, bool json) {
       r.pp_tokens, r.pp.mean, r.pp.stddev, r.tg_tokens, r.tg.mean, r.tg.stddev, bw);
   for (const auto& [n, f] : r.batched) {
     out += absl::StrFormat("decode x%-3d %7.1f tok/s  (±%.1f)\n", n, f.mean, f.stddev);
+  }
+  for (const auto& [n, m] : mixed) {
+    out += absl::StrFormat("mixed x%-3d  %7.1f tok/s  TTFT mean %.0f ms, p99 %.0f ms\n", n,
+                           m.tokens_per_second, m.ttft_mean_ms, m.ttft_p99_ms);
   }
   return out;
 }
@@ -74,7 +90,33 @@ int RunBench(const Model& model, const RunFlags& flags) {
     std::fprintf(stderr, "surge run: %s\n", std::string(r.status().message()).c_str());
     return 1;
   }
-  std::fputs(FormatFigures(*r, flags.json).c_str(), stdout);
+  // Mixed load through the Engine: random prompt/output lengths, all at once.
+  MixedFigures mixed;
+  if (flags.mixed) {
+    engine::EngineConfig config;
+    config.num_threads = flags.threads;
+    config.max_batch_tokens = flags.max_batch_tokens;
+    absl::StatusOr<std::unique_ptr<engine::Engine>> e = engine::Engine::Create(model, config);
+    if (!e.ok()) {
+      std::fprintf(stderr, "surge run: %s\n", std::string(e.status().message()).c_str());
+      return 1;
+    }
+    (*e)->Start();
+    const int32_t ctx = static_cast<int32_t>((*e)->max_context());
+    for (int n : {1, 16, 64}) {
+      engine::MixedLoadOptions o;
+      o.num_requests = n;
+      o.max_prompt = std::min(256, ctx / 2);
+      o.max_output = std::min(128, ctx / 4);
+      absl::StatusOr<engine::MixedLoadResult> m = engine::RunMixedLoad(**e, o);
+      if (!m.ok()) {
+        std::fprintf(stderr, "surge run: %s\n", std::string(m.status().message()).c_str());
+        return 1;
+      }
+      mixed[n] = *m;
+    }
+  }
+  std::fputs(FormatFigures(*r, mixed, flags.json).c_str(), stdout);
   return 0;
 }
 
@@ -148,6 +190,7 @@ CommandFn RegisterRun(CLI::App& app) {
       ->check(CLI::Range(1, 65536));
   app.add_flag("--bench", flags->bench, "benchmark: pp512, tg128, batched decode at 1/4/16/64");
   app.add_flag("--json", flags->json, "with --bench: print one JSON object");
+  app.add_flag("!--no-mixed", flags->mixed, "with --bench: skip the mixed-load figures");
   app.add_option("--repetitions", flags->repetitions, "with --bench: repetitions per figure")
       ->capture_default_str()
       ->check(CLI::Range(1, 100));

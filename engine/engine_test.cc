@@ -1,0 +1,216 @@
+// The Engine end to end on a real tiny model: concurrency, batch invariance
+// through the scheduler, cancellation, admission, stop strings, n > 1.
+#include "engine/engine.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine/model/model.h"
+#include "engine/model/model_init.h"
+#include "gtest/gtest.h"
+
+namespace surge::engine {
+namespace {
+
+struct Output {
+  std::vector<std::vector<int32_t>> tokens;  // per sequence
+  std::vector<std::string> text;
+  std::vector<FinishReason> finish;
+  RequestSummary summary;
+  int terminal_events = 0;
+};
+
+Output Collect(const RequestHandle& h, int n) {
+  Output out;
+  out.tokens.resize(n);
+  out.text.resize(n);
+  out.finish.resize(n, FinishReason::kError);
+  for (;;) {
+    std::optional<TokenStream::Item> item = h.stream->Next(absl::Seconds(120));
+    EXPECT_TRUE(item.has_value()) << "stream stalled";
+    if (!item) return out;
+    if (item->summary) {
+      out.summary = *item->summary;
+      return out;
+    }
+    const TokenEvent& ev = *item->event;
+    out.tokens[ev.index].insert(out.tokens[ev.index].end(), ev.tokens.begin(), ev.tokens.end());
+    out.text[ev.index] += ev.text;
+    if (ev.finish) {
+      out.finish[ev.index] = *ev.finish;
+      ++out.terminal_events;
+    }
+  }
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    path_ = new std::string((std::filesystem::temp_directory_path() /
+                             ("surge_engine_test_" + std::to_string(getpid()) + ".gguf"))
+                                .string());
+    model::InitOptions o;
+    o.arch = "llama";
+    o.preset = "tiny";
+    o.type = kernels::DType::kQ8_0;
+    o.seed = 3;
+    ASSERT_TRUE(model::WriteRandomModel(o, *path_).ok());
+    auto m = model::Model::Load(*path_);
+    ASSERT_TRUE(m.ok()) << m.status();
+    model_ = m->release();
+  }
+  static void TearDownTestSuite() {
+    delete model_;
+    std::filesystem::remove(*path_);
+    delete path_;
+  }
+
+  std::unique_ptr<Engine> MakeEngine(EngineConfig c = {}) {
+    c.num_threads = 2;
+    auto e = Engine::Create(*model_, c);
+    EXPECT_TRUE(e.ok()) << e.status();
+    (*e)->Start();
+    return *std::move(e);
+  }
+
+  static GenerationRequest Req(int prompt_len, int max_tokens, uint64_t seed, float temp = 0.8f) {
+    std::mt19937 rng(static_cast<uint32_t>(seed));
+    GenerationRequest r;
+    for (int i = 0; i < prompt_len; ++i) r.prompt.push_back(static_cast<int32_t>(rng() % 32000));
+    r.max_tokens = max_tokens;
+    r.sampling.temperature = temp;
+    r.sampling.seed = seed;
+    r.ignore_eos = true;
+    return r;
+  }
+
+  static std::string* path_;
+  static model::Model* model_;
+};
+std::string* EngineTest::path_ = nullptr;
+model::Model* EngineTest::model_ = nullptr;
+
+TEST_F(EngineTest, ConcurrentRequestsMatchRunningAlone) {
+  // 24 requests of mixed lengths and priorities at once, with a small KV
+  // cache and step budget so they batch, chunk and preempt.
+  std::vector<GenerationRequest> reqs;
+  for (int i = 0; i < 24; ++i) reqs.push_back(Req(5 + 13 * i % 90, 8 + i % 17, 100 + i));
+  std::vector<Output> alone;
+  {
+    auto e = MakeEngine();
+    for (const GenerationRequest& r : reqs) {
+      auto h = e->Submit(r);
+      ASSERT_TRUE(h.ok());
+      alone.push_back(Collect(*h, 1));
+    }
+  }
+  EngineConfig tight;
+  tight.max_batch_tokens = 64;
+  tight.kv_cache_bytes = 40 * 16 * 2 * 6 * 6 * 48 * 2;  // 40 blocks of 16 tokens: forces preemption
+  auto e = MakeEngine(tight);
+  std::vector<RequestHandle> handles;
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    GenerationRequest r = reqs[i];
+    r.priority = static_cast<int32_t>(i % 3);
+    auto h = e->Submit(r);
+    ASSERT_TRUE(h.ok()) << h.status();
+    handles.push_back(*h);
+  }
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    Output got = Collect(handles[i], 1);
+    EXPECT_EQ(got.terminal_events, 1);
+    EXPECT_EQ(got.finish[0], FinishReason::kLength);
+    EXPECT_EQ(got.tokens[0], alone[i].tokens[0]) << "request " << i;
+    EXPECT_EQ(got.text[0], alone[i].text[0]);
+    EXPECT_EQ(got.summary.completion_tokens, reqs[i].max_tokens);
+  }
+  EngineSnapshot snap = e->Snapshot();
+  EXPECT_GT(snap.num_preemptions, 0) << "the tight KV cache should have forced preemption";
+}
+
+TEST_F(EngineTest, CancelEndsTheRequestOnce) {
+  auto e = MakeEngine();
+  auto h = e->Submit(Req(20, 400, 1));
+  ASSERT_TRUE(h.ok());
+  // Wait for the first token, then cancel.
+  auto first = h->stream->Next(absl::Seconds(60));
+  ASSERT_TRUE(first && first->event);
+  e->Cancel(h->id);
+  Output rest = Collect(*h, 1);
+  EXPECT_EQ(rest.terminal_events, 1);
+  EXPECT_EQ(rest.finish[0], FinishReason::kCancelled);
+  EXPECT_LT(rest.summary.completion_tokens, 400);
+}
+
+TEST_F(EngineTest, AdmissionRejectsAtOnce) {
+  EngineConfig c;
+  c.max_queued_requests = 2;
+  auto e = MakeEngine(c);
+  auto too_long = e->Submit(Req(500, 100, 1));
+  EXPECT_EQ(too_long.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(too_long.status().message().find("512"), absl::string_view::npos);
+  std::vector<RequestHandle> accepted;
+  int rejected = 0;
+  for (int i = 0; i < 50; ++i) {
+    auto h = e->Submit(Req(200, 4, i));
+    if (h.ok()) {
+      accepted.push_back(*h);
+    } else {
+      EXPECT_EQ(h.status().code(), absl::StatusCode::kResourceExhausted);
+      ++rejected;
+    }
+  }
+  EXPECT_GT(rejected, 0);
+  for (const RequestHandle& h : accepted) EXPECT_EQ(Collect(h, 1).terminal_events, 1);
+}
+
+TEST_F(EngineTest, StopStringsCutTheOutput) {
+  auto e = MakeEngine();
+  GenerationRequest r = Req(10, 24, 5, 0.0f);
+  Output full = Collect(*e->Submit(r), 1);
+  ASSERT_GT(full.text[0].size(), 12u);
+  // Stop on a piece of the greedy output: the text ends right before it.
+  const std::string stop = full.text[0].substr(8, 4);
+  r.stop_strings = {stop};
+  Output cut = Collect(*e->Submit(r), 1);
+  EXPECT_EQ(cut.finish[0], FinishReason::kStop);
+  EXPECT_EQ(cut.text[0], full.text[0].substr(0, full.text[0].find(stop)));
+}
+
+TEST_F(EngineTest, SeveralSequencesPerRequest) {
+  auto e = MakeEngine();
+  GenerationRequest r = Req(30, 12, 11);
+  r.n = 3;
+  Output out = Collect(*e->Submit(r), 3);
+  EXPECT_EQ(out.terminal_events, 3);
+  EXPECT_EQ(out.summary.completion_tokens, 36);
+  // Sequence i samples with seed + i: each equals a single run with that seed.
+  for (int i = 0; i < 3; ++i) {
+    GenerationRequest one = r;
+    one.n = 1;
+    one.sampling.seed = r.sampling.seed + i;
+    EXPECT_EQ(Collect(*e->Submit(one), 1).tokens[0], out.tokens[i]) << "sequence " << i;
+  }
+}
+
+TEST_F(EngineTest, SharedPrefixIsServedFromTheCache) {
+  auto e = MakeEngine();
+  GenerationRequest system = Req(160, 2, 9);
+  std::vector<RequestHandle> handles;
+  Collect(*e->Submit(system), 1);  // warms the cache
+  int cached = 0;
+  for (int i = 0; i < 8; ++i) {
+    GenerationRequest r = system;
+    r.prompt.push_back(1000 + i);
+    cached += Collect(*e->Submit(r), 1).summary.cached_prompt_tokens;
+  }
+  EXPECT_GE(cached, 8 * 144);  // all full blocks of the shared 160 tokens
+  EXPECT_GT(e->Snapshot().prefix_hit_tokens, 0);
+}
+
+}  // namespace
+}  // namespace surge::engine
