@@ -18,6 +18,13 @@ if(SURGE_SANITIZE)
   add_link_options(-fsanitize=address,undefined)
 endif()
 
+# In fuzz builds every library gets coverage instrumentation, or libFuzzer
+# would see only the fuzz target's own file.
+if(SURGE_FUZZ)
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
 function(surge_library name)
   cmake_parse_arguments(ARG "" "" "SRCS;DEPS;COPTS" ${ARGN})
   add_library(${name} STATIC ${ARG_SRCS})
