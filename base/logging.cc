@@ -21,6 +21,15 @@ void InitLogging(LogFormat format, std::string_view level) {
   spdlog::set_default_logger(std::move(logger));
 }
 
+void AccessLog(std::string_view json_line) {
+  static std::shared_ptr<spdlog::logger> access = [] {
+    auto l = spdlog::stderr_color_mt("access");
+    l->set_pattern("%v");
+    return l;
+  }();
+  access->info("{}", json_line);
+}
+
 std::string JsonEscape(std::string_view s) {
   std::string out;
   out.reserve(s.size() + 2);

@@ -18,6 +18,10 @@ enum class LogFormat { kText, kJson };
 // warn, error, off; an unknown level falls back to info.
 void InitLogging(LogFormat format, std::string_view level);
 
+// Writes one access-log line (a JSON object, as is) to stderr, beside the
+// other logs; separate from the formatted logger so it is never re-wrapped.
+void AccessLog(std::string_view json_line);
+
 // Escapes `s` for embedding in a JSON string literal.
 std::string JsonEscape(std::string_view s);
 

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <variant>
@@ -21,8 +22,12 @@ void AtomicAdd(std::atomic<double>& a, double v) {
 std::string FormatValue(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  // The shortest decimal that reads back as the same double.
   char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.17g", v);
+  for (int precision = 6; precision <= 17; ++precision) {
+    std::snprintf(buf, sizeof(buf), "%.*g", precision, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
   return buf;
 }
 
@@ -184,6 +189,13 @@ void MetricsRegistry::AddCallbackGauge(std::string name, std::string help,
   absl::MutexLock lock(&mu_);
   entries_.push_back(
       std::make_unique<Entry>(Entry{std::move(name), std::move(help), "gauge", std::move(fn)}));
+}
+
+void MetricsRegistry::AddCallbackCounter(std::string name, std::string help,
+                                         std::function<double()> fn) {
+  absl::MutexLock lock(&mu_);
+  entries_.push_back(std::make_unique<Entry>(
+      Entry{std::move(name), std::move(help), "counter", std::move(fn)}));
 }
 
 std::string MetricsRegistry::Render() const {

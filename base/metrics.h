@@ -91,6 +91,8 @@ class MetricsRegistry {
                                   std::vector<std::string> labels = {});
   // A gauge whose value is computed at scrape time (queue depth, KV usage).
   void AddCallbackGauge(std::string name, std::string help, std::function<double()> fn);
+  // A counter kept elsewhere (e.g. by the engine loop), read at scrape time.
+  void AddCallbackCounter(std::string name, std::string help, std::function<double()> fn);
 
   // The Prometheus text format, with the process metrics
   // (process_cpu_seconds_total, process_resident_memory_bytes,

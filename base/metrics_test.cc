@@ -24,12 +24,12 @@ TEST(MetricsTest, RendersPrometheusText) {
   EXPECT_NE(text.find("vllm:request_success{finished_reason=\"length\"} 2\n"), std::string::npos);
   EXPECT_NE(text.find("vllm:request_success{finished_reason=\"stop\"} 1\n"), std::string::npos);
   EXPECT_NE(text.find("vllm:num_requests_running 3\n"), std::string::npos);
-  EXPECT_NE(text.find("vllm:time_to_first_token_seconds_bucket{le=\"0.10000000000000001\"} 1\n"),
+  EXPECT_NE(text.find("vllm:time_to_first_token_seconds_bucket{le=\"0.1\"} 1\n"),
             std::string::npos);
   EXPECT_NE(text.find("vllm:time_to_first_token_seconds_bucket{le=\"1\"} 2\n"), std::string::npos);
   EXPECT_NE(text.find("vllm:time_to_first_token_seconds_bucket{le=\"+Inf\"} 3\n"),
             std::string::npos);
-  EXPECT_NE(text.find("vllm:time_to_first_token_seconds_sum 5.5499999999999998\n"),
+  EXPECT_NE(text.find("vllm:time_to_first_token_seconds_sum 5.55\n"),
             std::string::npos);
   EXPECT_NE(text.find("vllm:time_to_first_token_seconds_count 3\n"), std::string::npos);
   EXPECT_NE(text.find("vllm:kv_cache_usage_perc 0.25\n"), std::string::npos);

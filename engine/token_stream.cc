@@ -19,6 +19,7 @@ const char* ToString(FinishReason r) {
 }
 
 void TokenStream::Push(TokenEvent event) {
+  event.time = base::Clock::System().Now();
   std::function<void()> notify;
   {
     absl::MutexLock lock(&mu_);

@@ -45,6 +45,7 @@ struct TokenEvent {
   std::vector<std::vector<TokenLogprob>> top_logprobs;
   std::optional<FinishReason> finish;  // set on the sequence's last event
   std::string error;                   // with kError
+  base::TimePoint time{};              // when the engine produced it
 };
 
 struct RequestSummary {

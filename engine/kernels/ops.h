@@ -38,8 +38,8 @@ struct MatMulScratch {
 // for t in [0, n_tokens), r in [0, w.rows). For Q8_0 / Q4_0 weights the
 // activations are first quantized to Q8_0 per token (deterministically per
 // token) and the dot products run on integers.
-void MatMul(ThreadPool& pool, const Matrix& w, const float* x, int64_t x_stride,
-            int64_t n_tokens, float* out, int64_t out_stride, MatMulScratch& scratch);
+void MatMul(ThreadPool& pool, const Matrix& w, const float* x, int64_t x_stride, int64_t n_tokens,
+            float* out, int64_t out_stride, MatMulScratch& scratch);
 
 // out = x / sqrt(mean(x^2) + eps) * weight, n elements. out may alias x.
 void RmsNorm(const float* x, const float* weight, int64_t n, float eps, float* out);

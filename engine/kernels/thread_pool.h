@@ -25,9 +25,18 @@ class ThreadPool {
   // Calls fn(thread_index, num_threads) on every member; returns when all return.
   void Run(absl::FunctionRef<void(int thread, int num_threads)> fn);
 
+  // Like Run(), for jobs whose members share work through a counter: calls
+  // fn on the caller and on every worker that picks the job up before the
+  // caller's own call returns; workers later than that skip it. Returns when
+  // every call made has returned. A busy or descheduled worker then cannot
+  // delay the caller (an oversubscribed machine), and thread indices stay
+  // unique, so per-thread scratch indexed by `thread` is safe.
+  void RunDynamic(absl::FunctionRef<void(int thread, int num_threads)> fn);
+
   // Splits [0, n) into contiguous ranges of whole `grain`-sized chunks, one
   // range per member, and calls fn(begin, end) for each non-empty range.
-  void ParallelFor(int64_t n, int64_t grain, absl::FunctionRef<void(int64_t begin, int64_t end)> fn);
+  void ParallelFor(int64_t n, int64_t grain,
+                   absl::FunctionRef<void(int64_t begin, int64_t end)> fn);
 
  private:
   struct Impl;

@@ -173,6 +173,39 @@ std::vector<int32_t> Tokenizer::Encode(std::string_view text, bool add_special,
   return out;
 }
 
+std::vector<int32_t> Tokenizer::EncodePieces(std::span<const TextPiece> pieces,
+                                             bool add_special) const {
+  std::vector<int32_t> out;
+  if (add_special && vocab_.add_bos && vocab_.bos_id >= 0) out.push_back(vocab_.bos_id);
+  // Plain text not yet encoded, possibly spanning pieces. Runs end only at
+  // special tokens, so each starts the text or follows a special token.
+  std::string run;
+  auto flush = [&] {
+    if (!run.empty()) EncodeText(run, /*after_special=*/true, &out);
+    run.clear();
+  };
+  std::vector<Segment> segments;
+  for (const TextPiece& piece : pieces) {
+    segments.clear();
+    if (piece.parse_special && !specials_.empty()) {
+      SplitOnSpecials(piece.text, &segments);
+    } else if (!piece.text.empty()) {
+      segments.push_back({piece.text, -1});
+    }
+    for (const Segment& seg : segments) {
+      if (seg.token >= 0) {
+        flush();
+        out.push_back(seg.token);
+      } else {
+        run.append(seg.text);
+      }
+    }
+  }
+  flush();
+  if (add_special && vocab_.add_eos && vocab_.eos_id >= 0) out.push_back(vocab_.eos_id);
+  return out;
+}
+
 std::string_view Tokenizer::PieceView(int32_t id, bool render_special) const {
   if (id < 0 || id >= vocab_size()) return {};
   if (render_special) {

@@ -50,6 +50,18 @@ class Tokenizer {
   // of text right after a special token, as other GGUF tools do.
   std::vector<int32_t> Encode(std::string_view text, bool add_special, bool parse_special) const;
 
+  // Encodes the concatenation of `pieces` as one text, recognising special
+  // tokens only inside pieces with parse_special. Used for chat prompts:
+  // template text may hold control tokens, message content never does, and
+  // the result equals Encode(concatenation, ...) whenever content holds no
+  // special-token text (one text run spans piece boundaries, so SPM's space
+  // prefix is applied as for the whole string).
+  struct TextPiece {
+    std::string_view text;
+    bool parse_special = false;
+  };
+  std::vector<int32_t> EncodePieces(std::span<const TextPiece> pieces, bool add_special) const;
+
   // The raw bytes of one token (SPM "▁" → " ", "<0x0A>" → "\n"; BPE
   // byte-level chars → bytes; control tokens → their text only if
   // render_special, else ""). Out-of-range id → "". May be partial UTF-8.

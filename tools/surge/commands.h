@@ -13,5 +13,6 @@ using CommandFn = std::function<int()>;
 
 CommandFn RegisterRun(CLI::App& app);
 CommandFn RegisterModel(CLI::App& app);
+CommandFn RegisterServe(CLI::App& app);
 
 }  // namespace surge::cli

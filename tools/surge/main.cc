@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
     CLI::App* sub = app.add_subcommand(name, help);
     commands.emplace_back(sub, registrar(*sub));
   };
+  add("serve", "serve a model over the OpenAI-compatible HTTP API", surge::cli::RegisterServe);
   add("run", "generate text from a prompt, or benchmark the engine (--bench)",
       surge::cli::RegisterRun);
   add("model", "inspect, create and quantize GGUF model files", surge::cli::RegisterModel);

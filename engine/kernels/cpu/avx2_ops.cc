@@ -1,0 +1,160 @@
+// AVX2 element-wise kernels, paged attention, and the AVX2 ops table.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "engine/kernels/cpu/avx2_common.h"
+#include "engine/kernels/cpu/rope.h"
+#include "engine/kernels/kernel_table.h"
+#include "engine/kernels/reference/ops_ref.h"
+
+namespace surge::engine::kernels::internal {
+
+void Avx2MatMul(ThreadPool& pool, const Matrix& w, const float* x, int64_t x_stride,
+                int64_t n_tokens, float* out, int64_t out_stride, MatMulScratch& scratch);
+
+namespace {
+
+using avx2::Exp;
+using avx2::Hsum;
+using avx2::TailMask;
+
+void RmsNorm(const float* x, const float* weight, int64_t n, float eps, float* out) {
+  __m256 ss = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    ss = _mm256_fmadd_ps(v, v, ss);
+  }
+  if (i < n) {
+    const __m256 v = _mm256_maskload_ps(x + i, TailMask(n - i));
+    ss = _mm256_fmadd_ps(v, v, ss);
+  }
+  const float scale = 1.0f / std::sqrt(Hsum(ss) / static_cast<float>(n) + eps);
+  const __m256 s = _mm256_set1_ps(scale);
+  for (i = 0; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + i), s);
+    _mm256_storeu_ps(out + i, _mm256_mul_ps(v, _mm256_loadu_ps(weight + i)));
+  }
+  for (; i < n; ++i) out[i] = x[i] * scale * weight[i];
+}
+
+__m256 Silu(__m256 g) {
+  const __m256 e = Exp(_mm256_sub_ps(_mm256_setzero_ps(), g));
+  return _mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+}
+
+void SiluMul(const float* gate, const float* up, int64_t n, float* out) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(out + i,
+                     _mm256_mul_ps(Silu(_mm256_loadu_ps(gate + i)), _mm256_loadu_ps(up + i)));
+  }
+  if (i < n) {
+    const __m256i m = TailMask(n - i);
+    const __m256 v =
+        _mm256_mul_ps(Silu(_mm256_maskload_ps(gate + i, m)), _mm256_maskload_ps(up + i, m));
+    _mm256_maskstore_ps(out + i, m, v);
+  }
+}
+
+void Add(float* y, const float* x, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_loadu_ps(x + i)));
+  }
+  for (; i < n; ++i) y[i] += x[i];
+}
+
+// ---- Paged attention (head_dim % 8 == 0) --------------------------------------
+
+__m256 LoadHalf8(const uint16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+const uint16_t* KvRow(const uint16_t* base, const PagedKv& kv, int kv_head, int64_t p) {
+  const int64_t block = kv.block_table[p / kv.block_size];
+  const int64_t slot = p % kv.block_size;
+  return base + ((block * kv.n_kv_heads + kv_head) * kv.block_size + slot) * kv.head_dim;
+}
+
+float Scores(const float* q, const PagedKv& kv, int kv_head, int64_t n_ctx, float scale,
+             float* scores) {
+  const int n8 = kv.head_dim / 8;
+  float max_score = -INFINITY;
+  for (int64_t p = 0; p < n_ctx; ++p) {
+    const uint16_t* k = KvRow(kv.k, kv, kv_head, p);
+    __m256 acc = _mm256_setzero_ps();
+    for (int j = 0; j < n8; ++j)
+      acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + 8 * j), LoadHalf8(k + 8 * j), acc);
+    scores[p] = Hsum(acc) * scale;
+    max_score = std::max(max_score, scores[p]);
+  }
+  return max_score;
+}
+
+float Softmax(float* scores, int64_t n_ctx, float max_score) {
+  const __m256 vmax = _mm256_set1_ps(max_score);
+  __m256 sum = _mm256_setzero_ps();
+  int64_t p = 0;
+  for (; p + 8 <= n_ctx; p += 8) {
+    const __m256 e = Exp(_mm256_sub_ps(_mm256_loadu_ps(scores + p), vmax));
+    _mm256_storeu_ps(scores + p, e);
+    sum = _mm256_add_ps(sum, e);
+  }
+  if (p < n_ctx) {
+    const __m256i m = TailMask(n_ctx - p);
+    const __m256 e = _mm256_and_ps(_mm256_castsi256_ps(m),
+                                   Exp(_mm256_sub_ps(_mm256_maskload_ps(scores + p, m), vmax)));
+    _mm256_maskstore_ps(scores + p, m, e);
+    sum = _mm256_add_ps(sum, e);
+  }
+  return Hsum(sum);
+}
+
+// out[0..width) = inv * sum_p scores[p] * V[p][d0 .. d0 + width), width <= 64.
+void WeightedValues(const PagedKv& kv, int kv_head, int64_t n_ctx, const float* scores, int d0,
+                    int width, float inv, float* out) {
+  __m256 acc[8];
+  const int n8 = width / 8;
+  for (int j = 0; j < 8; ++j) acc[j] = _mm256_setzero_ps();
+  for (int64_t p = 0; p < n_ctx; ++p) {
+    const uint16_t* v = KvRow(kv.v, kv, kv_head, p) + d0;
+    const __m256 s = _mm256_set1_ps(scores[p]);
+    for (int j = 0; j < n8; ++j) acc[j] = _mm256_fmadd_ps(s, LoadHalf8(v + 8 * j), acc[j]);
+  }
+  const __m256 vi = _mm256_set1_ps(inv);
+  for (int j = 0; j < n8; ++j) _mm256_storeu_ps(out + 8 * j, _mm256_mul_ps(acc[j], vi));
+}
+
+void AttendPaged(const float* q, const PagedKv& kv, int kv_head, int64_t n_ctx, float scale,
+                 float* scores, float* out) {
+  if (kv.head_dim % 8 != 0) {
+    reference::AttendPaged(q, kv, kv_head, n_ctx, scale, scores, out);
+    return;
+  }
+  const float max_score = Scores(q, kv, kv_head, n_ctx, scale, scores);
+  const float sum = Softmax(scores, n_ctx, max_score);
+  const float inv = n_ctx > 0 ? 1.0f / sum : 0.0f;
+  for (int d0 = 0; d0 < kv.head_dim; d0 += 64) {
+    WeightedValues(kv, kv_head, n_ctx, scores, d0, std::min(64, kv.head_dim - d0), inv, out + d0);
+  }
+}
+
+}  // namespace
+
+const OpsTable& Avx2Ops() {
+  static const OpsTable table = {
+      .isa = Isa::kAvx2,
+      .matmul = Avx2MatMul,
+      .rms_norm = RmsNorm,
+      .rope = RopeTable,
+      .silu_mul = SiluMul,
+      .add = Add,
+      .attend = AttendPaged,
+  };
+  return table;
+}
+
+}  // namespace surge::engine::kernels::internal

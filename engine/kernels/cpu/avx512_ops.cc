@@ -1,0 +1,210 @@
+// AVX-512 element-wise kernels, paged attention, and the AVX-512 ops table.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "engine/kernels/cpu/avx512_common.h"
+#include "engine/kernels/cpu/rope.h"
+#include "engine/kernels/kernel_table.h"
+#include "engine/kernels/reference/ops_ref.h"
+
+namespace surge::engine::kernels::internal {
+
+void Avx512MatMul(ThreadPool& pool, const Matrix& w, const float* x, int64_t x_stride,
+                  int64_t n_tokens, float* out, int64_t out_stride, MatMulScratch& scratch);
+
+namespace {
+
+using avx512::Exp;
+using avx512::Hsum;
+
+__mmask16 TailMask(int64_t n) { return static_cast<__mmask16>((1u << n) - 1); }
+
+void RmsNorm(const float* x, const float* weight, int64_t n, float eps, float* out) {
+  __m512 ss = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 v = _mm512_loadu_ps(x + i);
+    ss = _mm512_fmadd_ps(v, v, ss);
+  }
+  if (i < n) {
+    const __m512 v = _mm512_maskz_loadu_ps(TailMask(n - i), x + i);
+    ss = _mm512_fmadd_ps(v, v, ss);
+  }
+  const float scale = 1.0f / std::sqrt(Hsum(ss) / static_cast<float>(n) + eps);
+  const __m512 s = _mm512_set1_ps(scale);
+  for (i = 0; i + 16 <= n; i += 16) {
+    const __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + i), s);
+    _mm512_storeu_ps(out + i, _mm512_mul_ps(v, _mm512_loadu_ps(weight + i)));
+  }
+  if (i < n) {
+    const __mmask16 m = TailMask(n - i);
+    const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), s);
+    _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, weight + i)));
+  }
+}
+
+__m512 Silu(__m512 g) {
+  const __m512 e = Exp(_mm512_sub_ps(_mm512_setzero_ps(), g));
+  return _mm512_div_ps(g, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+}
+
+void SiluMul(const float* gate, const float* up, int64_t n, float* out) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 v = _mm512_mul_ps(Silu(_mm512_loadu_ps(gate + i)), _mm512_loadu_ps(up + i));
+    _mm512_storeu_ps(out + i, v);
+  }
+  if (i < n) {
+    const __mmask16 m = TailMask(n - i);
+    const __m512 v =
+        _mm512_mul_ps(Silu(_mm512_maskz_loadu_ps(m, gate + i)), _mm512_maskz_loadu_ps(m, up + i));
+    _mm512_mask_storeu_ps(out + i, m, v);
+  }
+}
+
+void Add(float* y, const float* x, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    _mm512_storeu_ps(y + i, _mm512_add_ps(_mm512_loadu_ps(y + i), _mm512_loadu_ps(x + i)));
+  }
+  if (i < n) {
+    const __mmask16 m = TailMask(n - i);
+    _mm512_mask_storeu_ps(
+        y + i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, y + i), _mm512_maskz_loadu_ps(m, x + i)));
+  }
+}
+
+// ---- Paged attention ---------------------------------------------------------
+
+// 16 or (tail) 8 fp16 values at p as f32; the upper 8 lanes of a tail are 0.
+__m512 LoadHalf16(const uint16_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+__m512 LoadHalf8(const uint16_t* p) {
+  return _mm512_cvtph_ps(
+      _mm256_zextsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+}
+
+// Positions [p0, p0 + n) of one cache block: n <= block_size rows of head_dim
+// fp16 values, contiguous.
+const uint16_t* BlockRows(const uint16_t* base, const PagedKv& kv, int kv_head, int64_t p0) {
+  const int64_t block = kv.block_table[p0 / kv.block_size];
+  return base + (block * kv.n_kv_heads + kv_head) * kv.block_size * kv.head_dim;
+}
+
+// q . k over head_dim (16-lane chunks, then the 8-lane tail) into 16 lanes.
+__m512 DotLanes(const float* q, const uint16_t* k, int n16, bool tail8) {
+  __m512 acc = _mm512_setzero_ps();
+  for (int j = 0; j < n16; ++j) {
+    acc = _mm512_fmadd_ps(_mm512_loadu_ps(q + 16 * j), LoadHalf16(k + 16 * j), acc);
+  }
+  if (tail8) {
+    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(0xff, q + 16 * n16), LoadHalf8(k + 16 * n16), acc);
+  }
+  return acc;
+}
+
+// scores[p] = scale * q . K[p]; returns the maximum. Four positions at a time
+// share one horizontal reduction (Hsum4 adds exactly as Hsum does).
+float Scores(const float* q, const PagedKv& kv, int kv_head, int64_t n_ctx, float scale,
+             float* scores) {
+  const int d = kv.head_dim;
+  const int n16 = d / 16;
+  const bool tail8 = d % 16 != 0;
+  const __m128 vscale = _mm_set1_ps(scale);
+  for (int64_t p0 = 0; p0 < n_ctx; p0 += kv.block_size) {
+    const uint16_t* k = BlockRows(kv.k, kv, kv_head, p0);
+    const int n = static_cast<int>(std::min<int64_t>(kv.block_size, n_ctx - p0));
+    int s = 0;
+    for (; s + 4 <= n; s += 4) {
+      const __m512 a0 = DotLanes(q, k + (s + 0) * d, n16, tail8);
+      const __m512 a1 = DotLanes(q, k + (s + 1) * d, n16, tail8);
+      const __m512 a2 = DotLanes(q, k + (s + 2) * d, n16, tail8);
+      const __m512 a3 = DotLanes(q, k + (s + 3) * d, n16, tail8);
+      avx512::Hsum4(a0, a1, a2, a3, scores + p0 + s);
+      _mm_storeu_ps(scores + p0 + s, _mm_mul_ps(_mm_loadu_ps(scores + p0 + s), vscale));
+    }
+    for (; s < n; ++s) scores[p0 + s] = Hsum(DotLanes(q, k + s * d, n16, tail8)) * scale;
+  }
+  __m512 vmax = _mm512_set1_ps(-INFINITY);
+  int64_t p = 0;
+  for (; p + 16 <= n_ctx; p += 16) vmax = _mm512_max_ps(vmax, _mm512_loadu_ps(scores + p));
+  float max_score = _mm512_reduce_max_ps(vmax);
+  for (; p < n_ctx; ++p) max_score = std::max(max_score, scores[p]);
+  return max_score;
+}
+
+// scores[p] = exp(scores[p] - max); returns the sum (16 lanes, fixed order).
+float Softmax(float* scores, int64_t n_ctx, float max_score) {
+  const __m512 vmax = _mm512_set1_ps(max_score);
+  __m512 sum = _mm512_setzero_ps();
+  int64_t p = 0;
+  for (; p + 16 <= n_ctx; p += 16) {
+    const __m512 e = Exp(_mm512_sub_ps(_mm512_loadu_ps(scores + p), vmax));
+    _mm512_storeu_ps(scores + p, e);
+    sum = _mm512_add_ps(sum, e);
+  }
+  if (p < n_ctx) {
+    const __mmask16 m = TailMask(n_ctx - p);
+    const __m512 e =
+        _mm512_maskz_mov_ps(m, Exp(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, scores + p), vmax)));
+    _mm512_mask_storeu_ps(scores + p, m, e);
+    sum = _mm512_add_ps(sum, e);
+  }
+  return Hsum(sum);
+}
+
+// out[0..width) = inv * sum_p scores[p] * V[p][d0 .. d0 + width), width <= 128.
+void WeightedValues(const PagedKv& kv, int kv_head, int64_t n_ctx, const float* scores, int d0,
+                    int width, float inv, float* out) {
+  __m512 acc[8];
+  const int n16 = width / 16;
+  const bool tail8 = width % 16 != 0;
+  for (int j = 0; j < 8; ++j) acc[j] = _mm512_setzero_ps();
+  for (int64_t p0 = 0; p0 < n_ctx; p0 += kv.block_size) {
+    const uint16_t* vb = BlockRows(kv.v, kv, kv_head, p0) + d0;
+    const int n = static_cast<int>(std::min<int64_t>(kv.block_size, n_ctx - p0));
+    for (int s = 0; s < n; ++s) {
+      const uint16_t* v = vb + static_cast<int64_t>(s) * kv.head_dim;
+      const __m512 w = _mm512_set1_ps(scores[p0 + s]);
+      for (int j = 0; j < n16; ++j) acc[j] = _mm512_fmadd_ps(w, LoadHalf16(v + 16 * j), acc[j]);
+      if (tail8) acc[n16] = _mm512_fmadd_ps(w, LoadHalf8(v + 16 * n16), acc[n16]);
+    }
+  }
+  const __m512 vi = _mm512_set1_ps(inv);
+  for (int j = 0; j < n16; ++j) _mm512_storeu_ps(out + 16 * j, _mm512_mul_ps(acc[j], vi));
+  if (tail8) _mm512_mask_storeu_ps(out + 16 * n16, 0xff, _mm512_mul_ps(acc[n16], vi));
+}
+
+void AttendPaged(const float* q, const PagedKv& kv, int kv_head, int64_t n_ctx, float scale,
+                 float* scores, float* out) {
+  if (kv.head_dim % 8 != 0) {
+    reference::AttendPaged(q, kv, kv_head, n_ctx, scale, scores, out);
+    return;
+  }
+  const float max_score = Scores(q, kv, kv_head, n_ctx, scale, scores);
+  const float sum = Softmax(scores, n_ctx, max_score);
+  const float inv = n_ctx > 0 ? 1.0f / sum : 0.0f;
+  for (int d0 = 0; d0 < kv.head_dim; d0 += 128) {
+    WeightedValues(kv, kv_head, n_ctx, scores, d0, std::min(128, kv.head_dim - d0), inv, out + d0);
+  }
+}
+
+}  // namespace
+
+const OpsTable& Avx512Ops() {
+  static const OpsTable table = {
+      .isa = Isa::kAvx512,
+      .matmul = Avx512MatMul,
+      .rms_norm = RmsNorm,
+      .rope = RopeTable,
+      .silu_mul = SiluMul,
+      .add = Add,
+      .attend = AttendPaged,
+  };
+  return table;
+}
+
+}  // namespace surge::engine::kernels::internal

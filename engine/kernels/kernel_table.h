@@ -1,0 +1,72 @@
+// Internal: the function table each instruction-set path fills in, and the
+// tile interface the shared MatMul driver (matmul_driver.cc) calls.
+//
+// MatMul is split in three parts so that all paths share one threading and
+// blocking scheme: the driver quantizes activations per token (`prep`),
+// optionally repacks panels of `tile_rows` weight rows (`pack`), and calls
+// `tile` on rectangles of at most tile_rows rows x tile_tokens tokens. A tile
+// kernel must compute every output element with the same operations whatever
+// the rectangle's shape (the batch-invariance contract of ops.h).
+//
+// Thread safety: tables are immutable after construction.
+#pragma once
+
+#include <cstdint>
+
+#include "engine/kernels/dispatch.h"
+#include "engine/kernels/ops.h"
+
+namespace surge::engine::kernels::internal {
+
+struct TileArgs {
+  const uint8_t* w;    // first row of the tile, or its packed panel
+  int64_t w_stride;    // bytes between rows (unpacked)
+  int n_rows;          // 1..tile_rows
+  const uint8_t* x;    // first token: f32 row or prepared activations
+  int64_t x_stride;    // bytes between tokens
+  int n_tokens;        // 1..tile_tokens
+  int64_t cols;        // K
+  float* out;          // &out[t0 * out_stride + r0]
+  int64_t out_stride;  // floats between tokens
+};
+
+struct MatMulKernel {
+  int tile_rows;
+  int tile_tokens;
+  // Prepared activations; prep_bytes == nullptr means raw f32 rows.
+  int64_t (*prep_bytes)(int64_t cols) = nullptr;
+  void (*prep)(const float* x, int64_t cols, uint8_t* out) = nullptr;
+  // Packed weight panels of tile_rows rows; pack_bytes == nullptr: no packing.
+  int64_t (*pack_bytes)(int64_t cols) = nullptr;
+  void (*pack)(const uint8_t* w, int64_t w_stride, int n_rows, int64_t cols,
+               uint8_t* out) = nullptr;
+  void (*tile)(const TileArgs& args) = nullptr;
+  // For calls of at most direct_max_tokens tokens, a packing kernel may offer
+  // a tile that reads the rows directly (same arithmetic, no pack pass).
+  int direct_max_tokens = 0;
+  void (*direct_tile)(const TileArgs& args) = nullptr;
+};
+
+// Runs a MatMul with `kernel` (shared by the SIMD paths).
+void MatMulTiled(const MatMulKernel& kernel, ThreadPool& pool, const Matrix& w, const float* x,
+                 int64_t x_stride, int64_t n_tokens, float* out, int64_t out_stride,
+                 MatMulScratch& scratch);
+
+struct OpsTable {
+  Isa isa;
+  void (*matmul)(ThreadPool& pool, const Matrix& w, const float* x, int64_t x_stride,
+                 int64_t n_tokens, float* out, int64_t out_stride, MatMulScratch& scratch);
+  void (*rms_norm)(const float* x, const float* weight, int64_t n, float eps, float* out);
+  void (*rope)(float* x, int n_heads, int head_dim, int64_t pos, float freq_base, RopeStyle style);
+  void (*silu_mul)(const float* gate, const float* up, int64_t n, float* out);
+  void (*add)(float* y, const float* x, int64_t n);
+  void (*attend)(const float* q, const PagedKv& kv, int kv_head, int64_t n_ctx, float scale,
+                 float* scores, float* out);
+};
+
+const OpsTable& ReferenceOps();
+const OpsTable& Avx2Ops();    // only valid where IsaSupported(kAvx2)
+const OpsTable& Avx512Ops();  // only valid where IsaSupported(kAvx512)
+const OpsTable& ActiveOps();
+
+}  // namespace surge::engine::kernels::internal

@@ -1,0 +1,183 @@
+// Element-wise kernels and paged attention of every SIMD path against the
+// scalar reference.
+#include "engine/kernels/ops.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include "engine/kernels/kernels_test_util.h"
+#include "gtest/gtest.h"
+
+namespace surge::engine::kernels {
+namespace {
+
+using testing::RandomFloats;
+using testing::ScopedIsa;
+
+// Runs fn under the reference and under `isa`, returning both results.
+template <typename Fn>
+std::pair<std::vector<float>, std::vector<float>> Both(Isa isa, Fn fn) {
+  std::vector<float> want, got;
+  {
+    ScopedIsa scope(Isa::kReference);
+    want = fn();
+  }
+  {
+    ScopedIsa scope(isa);
+    got = fn();
+  }
+  return {want, got};
+}
+
+void ExpectClose(const std::vector<float>& want, const std::vector<float>& got, float rel,
+                 float abs, const char* what) {
+  ASSERT_EQ(want.size(), got.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    ASSERT_NEAR(got[i], want[i], abs + rel * std::fabs(want[i])) << what << " i=" << i;
+  }
+}
+
+TEST(OpsTest, RmsNormSiluMulAdd) {
+  for (Isa isa : testing::SupportedSimdIsas()) {
+    for (int64_t n : {1, 7, 16, 33, 768, 1001}) {
+      const std::vector<float> x = RandomFloats(n, 1, 3.0f), w = RandomFloats(n, 2);
+      auto [want, got] = Both(isa, [&] {
+        std::vector<float> out(static_cast<size_t>(n));
+        RmsNorm(x.data(), w.data(), n, 1e-5f, out.data());
+        return out;
+      });
+      ExpectClose(want, got, 1e-5f, 1e-6f, "rms_norm");
+
+      const std::vector<float> g = RandomFloats(n, 3, 6.0f), u = RandomFloats(n, 4);
+      std::tie(want, got) = Both(isa, [&] {
+        std::vector<float> out(static_cast<size_t>(n));
+        SiluMul(g.data(), u.data(), n, out.data());
+        return out;
+      });
+      ExpectClose(want, got, 1e-5f, 1e-6f, "silu_mul");
+
+      std::tie(want, got) = Both(isa, [&] {
+        std::vector<float> y = g;
+        Add(y.data(), u.data(), n);
+        return y;
+      });
+      ExpectClose(want, got, 0.0f, 0.0f, "add");
+    }
+    // Silu at the extremes: no NaN, the right limits.
+    std::vector<float> g = {-200.0f, -90.0f, -20.0f, 0.0f, 20.0f, 90.0f, 200.0f, -1e30f};
+    std::vector<float> one(g.size(), 1.0f), out(g.size());
+    ScopedIsa scope(isa);
+    SiluMul(g.data(), one.data(), static_cast<int64_t>(g.size()), out.data());
+    for (size_t i = 0; i < g.size(); ++i) {
+      EXPECT_FALSE(std::isnan(out[i])) << i;
+      if (g[i] > 10) {
+        EXPECT_FLOAT_EQ(out[i], g[i]);
+      }
+      if (g[i] < -80) {
+        EXPECT_NEAR(out[i], 0.0f, 1e-30f);
+      }
+    }
+  }
+}
+
+TEST(OpsTest, RopeBothStyles) {
+  for (Isa isa : testing::SupportedSimdIsas()) {
+    for (RopeStyle style : {RopeStyle::kNormal, RopeStyle::kNeox}) {
+      for (int head_dim : {48, 64, 128}) {
+        for (int64_t pos : {0, 1, 17, 4095, 100000}) {
+          const std::vector<float> x0 = RandomFloats(3 * head_dim, 5);
+          auto [want, got] = Both(isa, [&] {
+            std::vector<float> x = x0;
+            Rope(x.data(), 3, head_dim, pos, 10000.0f, style);
+            return x;
+          });
+          ExpectClose(want, got, 1e-6f, 1e-6f, "rope");
+        }
+      }
+    }
+  }
+}
+
+TEST(OpsTest, RopeMatchesTheMath) {
+  // Head 0, pair i = 1 of a head_dim 8 vector at pos 3: theta = 3 * 10000^(-2/8).
+  for (Isa isa : testing::SupportedIsas()) {
+    ScopedIsa scope(isa);
+    const double theta = 3.0 * std::pow(10000.0, -2.0 / 8);
+    std::vector<float> x(8, 0.0f);
+    x[2] = 1.0f;  // kNormal pairs (2, 3)
+    Rope(x.data(), 1, 8, 3, 10000.0f, RopeStyle::kNormal);
+    EXPECT_NEAR(x[2], std::cos(theta), 1e-6);
+    EXPECT_NEAR(x[3], std::sin(theta), 1e-6);
+    std::vector<float> y(8, 0.0f);
+    y[1] = 1.0f;  // kNeox pairs (1, 5)
+    Rope(y.data(), 1, 8, 3, 10000.0f, RopeStyle::kNeox);
+    EXPECT_NEAR(y[1], std::cos(theta), 1e-6);
+    EXPECT_NEAR(y[5], std::sin(theta), 1e-6);
+    EXPECT_EQ(y[2], 0.0f);
+  }
+}
+
+// A paged cache with shuffled blocks.
+struct TestCache {
+  TestCache(int head_dim, int n_kv_heads, int block_size, int64_t n_ctx, uint32_t seed) {
+    const int64_t n_blocks = (n_ctx + block_size - 1) / block_size + 3;
+    const int64_t n = n_blocks * n_kv_heads * block_size * head_dim;
+    const std::vector<float> kf = RandomFloats(n, seed), vf = RandomFloats(n, seed + 1);
+    k.resize(static_cast<size_t>(n));
+    v.resize(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      k[static_cast<size_t>(i)] = FloatToHalf(kf[static_cast<size_t>(i)]);
+      v[static_cast<size_t>(i)] = FloatToHalf(vf[static_cast<size_t>(i)]);
+    }
+    table.resize(static_cast<size_t>(n_blocks));
+    std::iota(table.begin(), table.end(), 0);
+    std::shuffle(table.begin(), table.end(), std::mt19937(seed));
+    kv = PagedKv{k.data(), v.data(), table.data(), block_size, n_kv_heads, head_dim};
+  }
+  std::vector<uint16_t> k, v;
+  std::vector<int32_t> table;
+  PagedKv kv;
+};
+
+TEST(OpsTest, AttendPagedMatchesReference) {
+  for (Isa isa : testing::SupportedSimdIsas()) {
+    for (int head_dim : {8, 24, 48, 64, 128, 136, 256}) {
+      for (int64_t n_ctx : {1, 5, 16, 37, 300}) {
+        const TestCache cache(head_dim, 3, 16, n_ctx, static_cast<uint32_t>(head_dim + n_ctx));
+        const std::vector<float> q = RandomFloats(head_dim, 9, 2.0f);
+        const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+        auto [want, got] = Both(isa, [&] {
+          std::vector<float> scores(static_cast<size_t>(n_ctx)), out(static_cast<size_t>(head_dim));
+          AttendPaged(q.data(), cache.kv, 2, n_ctx, scale, scores.data(), out.data());
+          return out;
+        });
+        ExpectClose(want, got, 1e-4f, 1e-5f, "attend");
+      }
+    }
+  }
+}
+
+TEST(OpsTest, AttendPagedIsAWeightedMeanOfValues) {
+  // One position: the output is exactly V[0]; equal scores: the mean of V.
+  for (Isa isa : testing::SupportedIsas()) {
+    ScopedIsa scope(isa);
+    const TestCache cache(64, 1, 4, 6, 3);
+    std::vector<float> q(64, 0.0f), scores(6), out(64);
+    AttendPaged(q.data(), cache.kv, 0, 6, 1.0f, scores.data(), out.data());
+    for (int d = 0; d < 64; ++d) {
+      float mean = 0;
+      for (int64_t p = 0; p < 6; ++p) {
+        const int64_t block = cache.table[static_cast<size_t>(p / 4)];
+        mean += HalfToFloat(cache.v[static_cast<size_t>((block * 4 + p % 4) * 64 + d)]);
+      }
+      EXPECT_NEAR(out[d], mean / 6, 1e-5) << IsaName(isa);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace surge::engine::kernels

@@ -1,0 +1,20 @@
+// The function table of the scalar reference path.
+#include "engine/kernels/kernel_table.h"
+#include "engine/kernels/reference/ops_ref.h"
+
+namespace surge::engine::kernels::internal {
+
+const OpsTable& ReferenceOps() {
+  static const OpsTable table = {
+      .isa = Isa::kReference,
+      .matmul = reference::MatMul,
+      .rms_norm = reference::RmsNorm,
+      .rope = reference::Rope,
+      .silu_mul = reference::SiluMul,
+      .add = reference::Add,
+      .attend = reference::AttendPaged,
+  };
+  return table;
+}
+
+}  // namespace surge::engine::kernels::internal

@@ -1,0 +1,181 @@
+// `surge serve`: load a model, start its engine, answer the OpenAI API until
+// SIGTERM/SIGINT, then drain: /health turns 503, no new connections, in-flight
+// requests finish (up to --drain-timeout), exit 0.
+#include <signal.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/logging.h"
+#include "engine/engine.h"
+#include "engine/model/model.h"
+#include "server/api_server.h"
+#include "tools/surge/commands.h"
+
+namespace surge::cli {
+namespace {
+
+struct ServeFlags {
+  std::string model_path;
+  std::string model_name;
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  std::string port_file;
+  std::vector<std::string> api_keys;
+  int threads = 0;
+  int http_threads = 1;
+  engine::EngineConfig engine;
+  std::string chat_template;
+  double drain_timeout_s = 30;
+  int64_t queue_timeout_ms = 0;
+  int64_t max_body_bytes = 8 << 20;
+  int64_t read_timeout_ms = 30000;
+  int max_connections = 4096;
+  int32_t max_tokens_limit = 32768;
+  int32_t max_n = 16;
+};
+
+int Fail(const absl::Status& s) {
+  std::fprintf(stderr, "surge serve: %s\n", std::string(s.message()).c_str());
+  return 1;
+}
+
+int Serve(const ServeFlags& f) {
+  // Signals are taken synchronously by this thread; every thread started
+  // from here on inherits the blocked mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  absl::StatusOr<std::unique_ptr<engine::model::Model>> model =
+      engine::model::Model::Load(f.model_path);
+  if (!model.ok()) return Fail(model.status());
+  engine::EngineConfig ec = f.engine;
+  ec.num_threads = f.threads;
+  absl::StatusOr<std::unique_ptr<engine::Engine>> eng = engine::Engine::Create(**model, ec);
+  if (!eng.ok()) return Fail(eng.status());
+
+  server::ApiOptions o;
+  o.http.host = f.host;
+  o.http.port = static_cast<uint16_t>(f.port);
+  o.http.io_threads = f.http_threads;
+  o.http.max_body_bytes = static_cast<size_t>(f.max_body_bytes);
+  o.http.read_timeout = std::chrono::milliseconds(f.read_timeout_ms);
+  o.http.max_connections = static_cast<size_t>(f.max_connections);
+  o.api_keys = f.api_keys;
+  o.model_name = f.model_name;
+  o.chat_template = f.chat_template;
+  o.limits.max_tokens_limit = f.max_tokens_limit;
+  o.limits.max_n = f.max_n;
+  if (f.queue_timeout_ms > 0) o.queue_timeout = std::chrono::milliseconds(f.queue_timeout_ms);
+  absl::StatusOr<std::unique_ptr<server::ApiServer>> api = server::ApiServer::Create(**eng, o);
+  if (!api.ok()) return Fail(api.status());
+
+  (*eng)->Start();
+  if (absl::Status s = (*api)->Start(); !s.ok()) return Fail(s);
+  const uint16_t port = (*api)->port();
+  if (!f.port_file.empty()) std::ofstream(f.port_file) << port << "\n";
+  const auto& c = (*model)->config();
+  SURGE_LOG_INFO("serving '{}' ({} {} layers, context {}) on http://{}:{} with {} compute threads",
+                 (*api)->options().model_name, std::string(c.arch.name), c.n_layers,
+                 (*eng)->max_context(), f.host, port, (*eng)->config().num_threads);
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  SURGE_LOG_INFO("received {}: draining (up to {} s)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+                 f.drain_timeout_s);
+  (*api)->BeginDrain();
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(static_cast<int64_t>(f.drain_timeout_s * 1000));
+  while (!(*api)->idle() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (!(*api)->idle()) SURGE_LOG_WARN("drain timeout: cancelling the requests still running");
+  (*eng)->Stop();  // ends whatever is left with a terminal event
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let final writes flush
+  (*api)->Stop();
+  SURGE_LOG_INFO("stopped");
+  return 0;
+}
+
+}  // namespace
+
+CommandFn RegisterServe(CLI::App& app) {
+  auto f = std::make_shared<ServeFlags>();
+  app.set_config("--config", "", "read flags from a TOML/INI file (keys are flag names)");
+  // Every flag can also come from SURGE_<FLAG> in the environment.
+  auto env = [](CLI::Option* o, const std::string& name) { return o->envname("SURGE_" + name); };
+  env(app.add_option("-m,--model", f->model_path, "GGUF model file")->required(), "MODEL");
+  env(app.add_option("--model-name", f->model_name, "model id for clients (default: general.name)"),
+      "MODEL_NAME");
+  env(app.add_option("--host", f->host, "address to listen on")->capture_default_str(), "HOST");
+  env(app.add_option("--port", f->port, "port (0 = any free port)")->capture_default_str(),
+      "PORT");
+  app.add_option("--port-file", f->port_file, "write the bound port to this file");
+  env(app.add_option("--api-key", f->api_keys, "accepted API key (repeatable); none = open"),
+      "API_KEY");
+  env(app.add_option("-t,--threads", f->threads, "compute threads (0 = one per core)")
+          ->capture_default_str(),
+      "THREADS");
+  env(app.add_option("--http-threads", f->http_threads, "HTTP I/O threads")->capture_default_str(),
+      "HTTP_THREADS");
+  env(app.add_option("--max-batch-tokens", f->engine.max_batch_tokens, "token budget per step")
+          ->capture_default_str(),
+      "MAX_BATCH_TOKENS");
+  env(app.add_option("--max-running-seqs", f->engine.max_running_seqs,
+                     "sequences in the running batch at most")
+          ->capture_default_str(),
+      "MAX_RUNNING_SEQS");
+  env(app.add_option("--max-queued-requests", f->engine.max_queued_requests,
+                     "waiting requests beyond which new ones get 429")
+          ->capture_default_str(),
+      "MAX_QUEUED_REQUESTS");
+  env(app.add_option("--max-queued-tokens", f->engine.max_queued_tokens,
+                     "waiting prompt tokens beyond which new requests get 429")
+          ->capture_default_str(),
+      "MAX_QUEUED_TOKENS");
+  env(app.add_option("--kv-cache-bytes", f->engine.kv_cache_bytes,
+                     "KV cache size (0 = a quarter of max-running-seqs full contexts)")
+          ->capture_default_str(),
+      "KV_CACHE_BYTES");
+  env(app.add_option("--block-size", f->engine.block_size, "tokens per KV block")
+          ->capture_default_str(),
+      "BLOCK_SIZE");
+  env(app.add_option("--ctx", f->engine.max_context, "context length (0 = the model's)")
+          ->capture_default_str(),
+      "CTX");
+  env(app.add_option("--chat-template", f->chat_template,
+                     "chatml|llama2|llama3|mistral|gemma|phi3|zephyr (default: from the GGUF)"),
+      "CHAT_TEMPLATE");
+  env(app.add_option("--drain-timeout", f->drain_timeout_s, "seconds to finish in-flight work")
+          ->capture_default_str(),
+      "DRAIN_TIMEOUT");
+  env(app.add_option("--queue-timeout-ms", f->queue_timeout_ms,
+                     "give up on requests queued longer (0 = never) -> 503")
+          ->capture_default_str(),
+      "QUEUE_TIMEOUT_MS");
+  env(app.add_option("--max-body-bytes", f->max_body_bytes, "request body limit (413 beyond)")
+          ->capture_default_str(),
+      "MAX_BODY_BYTES");
+  env(app.add_option("--read-timeout-ms", f->read_timeout_ms, "time to receive a request (408)")
+          ->capture_default_str(),
+      "READ_TIMEOUT_MS");
+  env(app.add_option("--max-connections", f->max_connections, "open connections at most")
+          ->capture_default_str(),
+      "MAX_CONNECTIONS");
+  env(app.add_option("--max-tokens-limit", f->max_tokens_limit, "largest accepted max_tokens")
+          ->capture_default_str(),
+      "MAX_TOKENS_LIMIT");
+  env(app.add_option("--max-n", f->max_n, "largest accepted n")->capture_default_str(), "MAX_N");
+  return [f]() -> int { return Serve(*f); };
+}
+
+}  // namespace surge::cli
