@@ -194,8 +194,8 @@ void MetricsRegistry::AddCallbackGauge(std::string name, std::string help,
 void MetricsRegistry::AddCallbackCounter(std::string name, std::string help,
                                          std::function<double()> fn) {
   absl::MutexLock lock(&mu_);
-  entries_.push_back(std::make_unique<Entry>(
-      Entry{std::move(name), std::move(help), "counter", std::move(fn)}));
+  entries_.push_back(
+      std::make_unique<Entry>(Entry{std::move(name), std::move(help), "counter", std::move(fn)}));
 }
 
 std::string MetricsRegistry::Render() const {

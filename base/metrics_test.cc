@@ -29,8 +29,7 @@ TEST(MetricsTest, RendersPrometheusText) {
   EXPECT_NE(text.find("vllm:time_to_first_token_seconds_bucket{le=\"1\"} 2\n"), std::string::npos);
   EXPECT_NE(text.find("vllm:time_to_first_token_seconds_bucket{le=\"+Inf\"} 3\n"),
             std::string::npos);
-  EXPECT_NE(text.find("vllm:time_to_first_token_seconds_sum 5.55\n"),
-            std::string::npos);
+  EXPECT_NE(text.find("vllm:time_to_first_token_seconds_sum 5.55\n"), std::string::npos);
   EXPECT_NE(text.find("vllm:time_to_first_token_seconds_count 3\n"), std::string::npos);
   EXPECT_NE(text.find("vllm:kv_cache_usage_perc 0.25\n"), std::string::npos);
   EXPECT_NE(text.find("process_resident_memory_bytes "), std::string::npos);

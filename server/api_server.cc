@@ -58,7 +58,8 @@ void ApiServer::RespondError(http::Exchange& ex, const absl::Status& status) {
   openai::ApiError e = openai::ApiErrorFromStatus(status);
   metrics_->RecordHttpError(e.http_status);
   http::Headers headers;
-  if (e.retry_after_seconds) headers.emplace_back("Retry-After", std::to_string(*e.retry_after_seconds));
+  if (e.retry_after_seconds)
+    headers.emplace_back("Retry-After", std::to_string(*e.retry_after_seconds));
   ex.Respond(e.http_status, "application/json", openai::ErrorBody(e), std::move(headers));
 }
 
@@ -72,7 +73,8 @@ http::Handler ApiServer::Guard(http::Handler h) {
       }
       if (!ok) {
         RespondError(*ex, absl::UnauthenticatedError(
-                              auth ? "invalid API key" : "missing API key: send 'Authorization: Bearer KEY'"));
+                              auth ? "invalid API key"
+                                   : "missing API key: send 'Authorization: Bearer KEY'"));
         return;
       }
     }
@@ -115,9 +117,10 @@ void ApiServer::Tokenize(std::shared_ptr<http::Exchange> ex) {
       openai::ParseTokenizeRequest(ex->request().body, options_.limits);
   if (!req.ok()) return RespondError(*ex, req.status());
   if (!req->model.empty() && req->model != options_.model_name) {
-    return RespondError(*ex, openai::WithErrorCode(absl::NotFoundError(absl::StrCat(
-                                 "the model '", req->model, "' does not exist")),
-                             "model_not_found"));
+    return RespondError(
+        *ex, openai::WithErrorCode(
+                 absl::NotFoundError(absl::StrCat("the model '", req->model, "' does not exist")),
+                 "model_not_found"));
   }
   const engine::model::Tokenizer& tok = engine_.model().tokenizer();
   std::vector<int32_t> ids;
@@ -128,8 +131,8 @@ void ApiServer::Tokenize(std::shared_ptr<http::Exchange> ex) {
     for (const openai::ChatMessage& m : req->messages) {
       msgs.push_back({std::string(openai::RoleName(m.role)), m.content});
     }
-    absl::StatusOr<std::vector<engine::model::ChatPiece>> pieces = engine::model::RenderChatPieces(
-        chat_template_, msgs, req->add_generation_prompt, "", "");
+    absl::StatusOr<std::vector<engine::model::ChatPiece>> pieces =
+        engine::model::RenderChatPieces(chat_template_, msgs, req->add_generation_prompt, "", "");
     if (!pieces.ok()) return RespondError(*ex, pieces.status());
     std::vector<engine::model::Tokenizer::TextPiece> text;
     for (const auto& p : *pieces) text.push_back({p.text, !p.is_content});
@@ -145,10 +148,11 @@ void ApiServer::Detokenize(std::shared_ptr<http::Exchange> ex) {
   const engine::model::Tokenizer& tok = engine_.model().tokenizer();
   for (int32_t t : req->tokens) {
     if (t < 0 || t >= tok.vocab_size()) {
-      return RespondError(*ex, openai::WithParam(absl::InvalidArgumentError(absl::StrCat(
-                                   "token id ", t, " is outside the vocabulary (size ",
-                                   tok.vocab_size(), ")")),
-                               "tokens"));
+      return RespondError(
+          *ex, openai::WithParam(
+                   absl::InvalidArgumentError(absl::StrCat(
+                       "token id ", t, " is outside the vocabulary (size ", tok.vocab_size(), ")")),
+                   "tokens"));
     }
   }
   ex->Respond(200, "application/json", openai::FormatDetokenizeResponse(tok.Decode(req->tokens)));

@@ -33,8 +33,8 @@ struct ApiOptions {
   http::ServerOptions http;
   std::vector<std::string> api_keys;  // empty: no authentication
   openai::ParseLimits limits;
-  std::string model_name;             // the id clients use; default: the model's name
-  std::string chat_template;          // override by family name; "": detect from the GGUF
+  std::string model_name;     // the id clients use; default: the model's name
+  std::string chat_template;  // override by family name; "": detect from the GGUF
   std::optional<std::chrono::milliseconds> queue_timeout;  // per-request queue deadline
 };
 

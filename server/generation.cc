@@ -29,11 +29,16 @@ struct Prepared {
 
 openai::FinishReason ToApi(engine::FinishReason r) {
   switch (r) {
-    case engine::FinishReason::kStop: return openai::FinishReason::kStop;
-    case engine::FinishReason::kLength: return openai::FinishReason::kLength;
-    case engine::FinishReason::kCancelled: return openai::FinishReason::kCancelled;
-    case engine::FinishReason::kExpired: return openai::FinishReason::kExpired;
-    case engine::FinishReason::kError: return openai::FinishReason::kError;
+    case engine::FinishReason::kStop:
+      return openai::FinishReason::kStop;
+    case engine::FinishReason::kLength:
+      return openai::FinishReason::kLength;
+    case engine::FinishReason::kCancelled:
+      return openai::FinishReason::kCancelled;
+    case engine::FinishReason::kExpired:
+      return openai::FinishReason::kExpired;
+    case engine::FinishReason::kError:
+      return openai::FinishReason::kError;
   }
   return openai::FinishReason::kError;
 }
@@ -64,9 +69,8 @@ class GenerationCall : public std::enable_shared_from_this<GenerationCall> {
     // The notifier runs on the engine loop: hop to the connection's strand.
     // It holds the call alive until Finish() clears it (every accepted
     // request ends with a summary, also when cancelled).
-    handle_.stream->SetNotifier([self = shared_from_this()] {
-      self->ex_->Post([self] { self->Drain(); });
-    });
+    handle_.stream->SetNotifier(
+        [self = shared_from_this()] { self->ex_->Post([self] { self->Drain(); }); });
     ex_->Post([self = shared_from_this()] { self->Drain(); });
   }
 
@@ -128,8 +132,8 @@ class GenerationCall : public std::enable_shared_from_this<GenerationCall> {
     }
     if (ev.finish && (*ev.finish == engine::FinishReason::kError ||
                       *ev.finish == engine::FinishReason::kExpired)) {
-      openai::ApiError e = openai::ApiErrorFromStatus(
-          openai::StatusForFinish(ToApi(*ev.finish), ev.error));
+      openai::ApiError e =
+          openai::ApiErrorFromStatus(openai::StatusForFinish(ToApi(*ev.finish), ev.error));
       ex_->Write(openai::SseErrorEvent(e));
       return;
     }
@@ -160,7 +164,8 @@ class GenerationCall : public std::enable_shared_from_this<GenerationCall> {
     server_.metrics().RecordRequest(s, reason);
     int status = 200;
     if (p_.common.stream) {
-      if (usage_wanted()) ex_->Write(openai::SseEvent(openai::FormatUsageChunk(p_.endpoint, meta_, usage)));
+      if (usage_wanted())
+        ex_->Write(openai::SseEvent(openai::FormatUsageChunk(p_.endpoint, meta_, usage)));
       ex_->Write(std::string(openai::SseDone()));
       ex_->End();
     } else {
@@ -196,12 +201,12 @@ class GenerationCall : public std::enable_shared_from_this<GenerationCall> {
         base::JsonEscape(p_.common.user), "\",\"model\":\"", base::JsonEscape(meta_.model),
         "\",\"endpoint\":\"", p_.endpoint == Endpoint::kChat ? "chat" : "completions",
         "\",\"status\":", ex_->closed() && status == 200 ? 499 : status,
-        ",\"stream\":", p_.common.stream ? "true" : "false",
-        ",\"prompt_tokens\":", s.prompt_tokens, ",\"completion_tokens\":", s.completion_tokens,
+        ",\"stream\":", p_.common.stream ? "true" : "false", ",\"prompt_tokens\":", s.prompt_tokens,
+        ",\"completion_tokens\":", s.completion_tokens,
         ",\"cached_tokens\":", s.cached_prompt_tokens,
-        ",\"queue_ms\":", static_cast<int64_t>(base::ToMillis(s.queue_time)),
-        ",\"ttft_ms\":", static_cast<int64_t>(base::ToMillis(s.time_to_first_token)),
-        ",\"total_ms\":", static_cast<int64_t>(base::ToMillis(base::Clock::System().Now() - start_)),
+        ",\"queue_ms\":", static_cast<int64_t>(base::ToMillis(s.queue_time)), ",\"ttft_ms\":",
+        static_cast<int64_t>(base::ToMillis(s.time_to_first_token)), ",\"total_ms\":",
+        static_cast<int64_t>(base::ToMillis(base::Clock::System().Now() - start_)),
         ",\"finish_reason\":\"", reason, "\"}"));
   }
 
@@ -226,9 +231,10 @@ void Submit(ApiServer& server, std::shared_ptr<http::Exchange> ex, Prepared p) {
   const openai::SamplingOptions& so = p.common.sampling;
   engine::GenerationRequest r;
   const int64_t room = engine.max_context() - static_cast<int64_t>(p.prompt.size());
-  r.max_tokens = so.max_tokens ? *so.max_tokens
-                               : static_cast<int32_t>(std::max<int64_t>(
-                                     1, p.endpoint == Endpoint::kChat ? room : std::min<int64_t>(16, room)));
+  r.max_tokens = so.max_tokens
+                     ? *so.max_tokens
+                     : static_cast<int32_t>(std::max<int64_t>(
+                           1, p.endpoint == Endpoint::kChat ? room : std::min<int64_t>(16, room)));
   r.n = so.n;
   r.sampling.temperature = so.temperature;
   r.sampling.top_p = so.top_p;
@@ -252,11 +258,12 @@ void Submit(ApiServer& server, std::shared_ptr<http::Exchange> ex, Prepared p) {
     absl::Status st = h.status();
     if (st.code() == absl::StatusCode::kInvalidArgument &&
         absl::string_view(st.message()).find("context") != absl::string_view::npos) {
-      st = openai::WithParam(openai::WithErrorCode(st, "context_length_exceeded"),
-                             p.prompt_param);
+      st = openai::WithParam(openai::WithErrorCode(st, "context_length_exceeded"), p.prompt_param);
     }
-    if (st.code() == absl::StatusCode::kResourceExhausted) server.metrics().RecordRejection("queue_full");
-    if (st.code() == absl::StatusCode::kUnavailable) server.metrics().RecordRejection("unavailable");
+    if (st.code() == absl::StatusCode::kResourceExhausted)
+      server.metrics().RecordRejection("queue_full");
+    if (st.code() == absl::StatusCode::kUnavailable)
+      server.metrics().RecordRejection("unavailable");
     return server.RespondError(*ex, st);
   }
   server.in_flight().fetch_add(1);
@@ -321,7 +328,8 @@ void HandleChat(ApiServer& server, std::shared_ptr<http::Exchange> ex) {
   p.prompt_param = "messages";
   // Template text may carry control tokens; message content never does.
   std::vector<engine::model::Tokenizer::TextPiece> text;
-  for (const engine::model::ChatPiece& piece : *pieces) text.push_back({piece.text, !piece.is_content});
+  for (const engine::model::ChatPiece& piece : *pieces)
+    text.push_back({piece.text, !piece.is_content});
   p.prompt = tok.EncodePieces(text, /*add_special=*/false);
   Submit(server, std::move(ex), std::move(p));
 }

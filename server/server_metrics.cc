@@ -12,7 +12,8 @@ ServerMetrics::ServerMetrics(const engine::Engine& engine, const std::string& mo
                      [e] { return e->Snapshot().num_waiting; });
   r.AddCallbackGauge("vllm:kv_cache_usage_perc", "Fraction of KV-cache blocks in use (0-1).",
                      [e] { return e->Snapshot().kv_usage; });
-  r.AddCallbackCounter("vllm:prefix_cache_queries_total", "Prompt tokens looked up in the prefix cache.",
+  r.AddCallbackCounter("vllm:prefix_cache_queries_total",
+                       "Prompt tokens looked up in the prefix cache.",
                        [e] { return static_cast<double>(e->Snapshot().prefix_query_tokens); });
   r.AddCallbackCounter("vllm:prefix_cache_hits_total", "Prompt tokens found in the prefix cache.",
                        [e] { return static_cast<double>(e->Snapshot().prefix_hit_tokens); });
@@ -29,19 +30,23 @@ ServerMetrics::ServerMetrics(const engine::Engine& engine, const std::string& mo
   success_ = &r.AddCounter("vllm:request_success_total", "Finished requests by finish reason.",
                            {"finished_reason"});
   ttft_ = &r.AddHistogram("vllm:time_to_first_token_seconds", "Time to first token.",
-                          base::LatencyBuckets()).Get();
+                          base::LatencyBuckets())
+               .Get();
   itl_ = &r.AddHistogram("vllm:inter_token_latency_seconds", "Time between output tokens.",
-                         base::LatencyBuckets()).Get();
+                         base::LatencyBuckets())
+              .Get();
   e2e_ = &r.AddHistogram("vllm:e2e_request_latency_seconds", "End-to-end request latency.",
-                         base::LatencyBuckets()).Get();
+                         base::LatencyBuckets())
+              .Get();
   queue_ = &r.AddHistogram("vllm:request_queue_time_seconds", "Time spent waiting in the queue.",
-                           base::LatencyBuckets()).Get();
+                           base::LatencyBuckets())
+                .Get();
   rejected_ = &r.AddCounter("surge:requests_rejected_total",
                             "Requests refused at admission, by reason.", {"reason"});
   cancelled_ = &r.AddCounter("surge:requests_cancelled_total",
-                             "Requests cancelled (client gone or shutdown).").Get();
-  errors_ = &r.AddCounter("surge:http_errors_total", "Error responses by HTTP status.",
-                          {"status"});
+                             "Requests cancelled (client gone or shutdown).")
+                    .Get();
+  errors_ = &r.AddCounter("surge:http_errors_total", "Error responses by HTTP status.", {"status"});
 }
 
 void ServerMetrics::RecordRequest(const engine::RequestSummary& s,

@@ -45,7 +45,7 @@ struct DTypeTraits {
 // Traits of a supported type; std::nullopt for a GGML type id Surge does not
 // support (callers turn that into an error naming the id).
 std::optional<DTypeTraits> TraitsOf(uint32_t ggml_type);
-DTypeTraits Traits(DType type);  // for a valid DType
+DTypeTraits Traits(DType type);                             // for a valid DType
 std::optional<DType> DTypeFromName(std::string_view name);  // "q8_0" -> kQ8_0
 
 // Bytes taken by `n` elements of `type`; n must be a multiple of the block size.

@@ -117,8 +117,7 @@ CommandFn RegisterServe(CLI::App& app) {
   env(app.add_option("--model-name", f->model_name, "model id for clients (default: general.name)"),
       "MODEL_NAME");
   env(app.add_option("--host", f->host, "address to listen on")->capture_default_str(), "HOST");
-  env(app.add_option("--port", f->port, "port (0 = any free port)")->capture_default_str(),
-      "PORT");
+  env(app.add_option("--port", f->port, "port (0 = any free port)")->capture_default_str(), "PORT");
   app.add_option("--port-file", f->port_file, "write the bound port to this file");
   env(app.add_option("--api-key", f->api_keys, "accepted API key (repeatable); none = open"),
       "API_KEY");
