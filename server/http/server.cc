@@ -178,6 +178,10 @@ void HttpServer::Stop() {
   if (stopped_) return;
   stopped_ = true;
   if (!started_) return;
+  for (const auto& thread : threads_) {
+    SURGE_CHECK_MSG(thread.get_id() != std::this_thread::get_id(),
+                    "HttpServer::Stop() called from one of its own I/O threads");
+  }
   core_->draining.store(true);
   core_->MarkStopped();  // from now on nothing new is queued
   net::post(listener_->strand(), [listener = listener_.get()] { listener->Close(); });
