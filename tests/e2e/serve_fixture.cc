@@ -1,0 +1,160 @@
+#include "tests/e2e/serve_fixture.h"
+
+#include <curl/curl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "gtest/gtest.h"
+
+namespace surge::e2e {
+namespace {
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+size_t Append(char* data, size_t size, size_t n, void* out) {
+  static_cast<std::string*>(out)->append(data, size * n);
+  return size * n;
+}
+
+size_t AppendHeader(char* data, size_t size, size_t n, void* out) {
+  std::string line(data, size * n);
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+  if (!line.empty()) static_cast<std::vector<std::string>*>(out)->push_back(line);
+  return size * n;
+}
+
+HttpResult Perform(const std::string& url, const std::string* body,
+                   const std::vector<std::string>& headers, long timeout_s) {
+  HttpResult r;
+  CURL* curl = curl_easy_init();
+  curl_slist* list = nullptr;
+  for (const std::string& h : headers) list = curl_slist_append(list, h.c_str());
+  if (body != nullptr) list = curl_slist_append(list, "Content-Type: application/json");
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Append);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &r.body);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, AppendHeader);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &r.headers);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT, timeout_s);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  if (body != nullptr) {
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body->data());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body->size()));
+  }
+  r.ok = curl_easy_perform(curl) == CURLE_OK;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r.status);
+  curl_slist_free_all(list);
+  curl_easy_cleanup(curl);
+  return r;
+}
+
+}  // namespace
+
+std::string ServeProcess::Binary() {
+  const char* b = std::getenv("SURGE_BINARY");
+  return b != nullptr ? b : "surge";
+}
+
+const std::string& ServeProcess::ModelPath() {
+  static const std::string path = [] {
+    std::string p = (std::filesystem::temp_directory_path() /
+                     ("surge_e2e_tiny_" + std::to_string(getpid()) + ".gguf"))
+                        .string();
+    std::string cmd = Binary() + " model init --arch llama --preset tiny --type q8_0 --seed 5 -o " +
+                      p + " 2>/dev/null";
+    EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    std::atexit([] {});
+    return p;
+  }();
+  return path;
+}
+
+ServeProcess::ServeProcess(std::vector<std::string> extra_args) {
+  dir_ = (std::filesystem::temp_directory_path() /
+          ("surge_e2e_" + std::to_string(getpid()) + "_" +
+           std::to_string(std::chrono::steady_clock::now().time_since_epoch().count())))
+             .string();
+  std::filesystem::create_directories(dir_);
+  const std::string port_file = dir_ + "/port";
+  std::vector<std::string> args = {Binary(), "serve",       "-m",      ModelPath(), "--port",
+                                   "0",      "--port-file", port_file, "--threads", "2"};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  const std::string log = dir_ + "/stderr";
+  pid_ = fork();
+  if (pid_ == 0) {
+    FILE* f = std::freopen(log.c_str(), "w", stderr);
+    (void)f;
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  for (int i = 0; i < 600 && port_ == 0; ++i) {
+    std::string p = ReadFile(port_file);
+    if (!p.empty() && p.back() == '\n') port_ = std::atoi(p.c_str());
+    if (port_ == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_NE(port_, 0) << "server did not start: " << Log();
+}
+
+ServeProcess::~ServeProcess() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  std::filesystem::remove_all(dir_);
+}
+
+std::string ServeProcess::url(const std::string& path) const {
+  return "http://127.0.0.1:" + std::to_string(port_) + path;
+}
+
+std::string ServeProcess::Log() const { return ReadFile(dir_ + "/stderr"); }
+
+int ServeProcess::SignalAndWait(int sig, int timeout_s) {
+  kill(pid_, sig);
+  for (int i = 0; i < timeout_s * 20; ++i) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return -1;
+}
+
+HttpResult Get(const std::string& url, const std::vector<std::string>& headers) {
+  return Perform(url, nullptr, headers, 60);
+}
+
+HttpResult Post(const std::string& url, const std::string& body,
+                const std::vector<std::string>& headers, long timeout_s) {
+  return Perform(url, &body, headers, timeout_s);
+}
+
+std::vector<std::string> SseData(const std::string& body) {
+  std::vector<std::string> out;
+  std::istringstream in(body);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.rfind("data: ", 0) == 0) out.push_back(line.substr(6));
+  }
+  return out;
+}
+
+}  // namespace surge::e2e

@@ -1,0 +1,49 @@
+// A real `surge serve` process for end-to-end tests: a tiny random model made
+// by `surge model init`, the server on port 0, and small libcurl helpers.
+#pragma once
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace surge::e2e {
+
+struct HttpResult {
+  long status = 0;
+  std::string body;
+  std::vector<std::string> headers;  // "Name: value" lines
+  bool ok = false;                   // transport succeeded
+};
+
+class ServeProcess {
+ public:
+  // Starts `surge serve -m <tiny model> --port 0 <extra_args>` and waits for it.
+  explicit ServeProcess(std::vector<std::string> extra_args = {});
+  ~ServeProcess();  // SIGKILLs if still running
+
+  int port() const { return port_; }
+  std::string url(const std::string& path) const;
+  pid_t pid() const { return pid_; }
+  // Sends `sig` and waits for the exit status (or -1 on timeout).
+  int SignalAndWait(int sig, int timeout_s = 60);
+  // The server's stderr so far.
+  std::string Log() const;
+
+  static std::string Binary();
+  static const std::string& ModelPath();  // made once per test binary
+
+ private:
+  pid_t pid_ = -1;
+  int port_ = 0;
+  std::string dir_;
+};
+
+HttpResult Get(const std::string& url, const std::vector<std::string>& headers = {});
+HttpResult Post(const std::string& url, const std::string& body,
+                const std::vector<std::string>& headers = {}, long timeout_s = 120);
+// The `data:` payloads of an SSE body, in order.
+std::vector<std::string> SseData(const std::string& body);
+
+}  // namespace surge::e2e
