@@ -15,7 +15,7 @@ DEFAULT_MODEL := $(MODELS)/tiny-llama-q8_0.gguf
 PROMPT ?= Once upon a time
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build run test test-dev test-asan check-format format bench fuzz clean
+.PHONY: all deps build run test test-dev test-asan check-format check-layering format bench bench-compare fuzz clean
 
 all: build
 
@@ -31,10 +31,15 @@ $(DEFAULT_MODEL): | build
 	@echo "make run: creating a random-initialised tiny model at $@ (no trained default model yet; its output is noise)" >&2
 	@$(SURGE) model init --arch llama --preset tiny --type q8_0 -o $@
 
-run: build $(DEFAULT_MODEL)
-	@$(SURGE) run -m $(DEFAULT_MODEL) -p "$(PROMPT)" -n 64 --seed 1
+PORT ?= 8080
 
-test: deps check-format test-dev test-asan
+run: build $(DEFAULT_MODEL)
+	@echo "make run: serving $(DEFAULT_MODEL) on http://127.0.0.1:$(PORT) (Ctrl-C to stop). Try:"
+	@echo "  curl -s http://127.0.0.1:$(PORT)/v1/chat/completions -H 'Content-Type: application/json' \\"
+	@echo "    -d '{\"model\":\"surge-llama-tiny\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}],\"max_tokens\":32}'"
+	@$(SURGE) serve -m $(DEFAULT_MODEL) --port $(PORT)
+
+test: deps check-format check-layering test-dev test-asan
 
 test-dev:
 	@cmake --preset dev >/dev/null
@@ -47,9 +52,15 @@ test-asan:
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(BUILD_ASAN) --output-on-failure -j $(JOBS) -LE slow
 
-check-format:
+check-check-layering:
+	@./tools/check_layering
+
+format:
 	@files=$$(git ls-files '*.h' '*.cc'); \
 	  if [ -n "$$files" ]; then clang-format --dry-run --Werror $$files; fi
+
+check-layering:
+	@./tools/check_layering
 
 format:
 	@git ls-files '*.h' '*.cc' | xargs -r clang-format -i
@@ -61,6 +72,17 @@ bench: build
 	  f=$(MODELS)/small-llama-$$t.gguf; \
 	  [ -f $$f ] || $(SURGE) model init --arch llama --preset small --type $$t -o $$f; \
 	  echo "== small $$t"; $(SURGE) run -m $$f --bench; \
+	done
+
+# The same files through llama.cpp (the node-llama-cpp npm package ships its
+# prebuilt binaries), side by side with Surge in one run.
+bench-compare: build
+	@cd bench/compare && [ -d node_modules/node-llama-cpp ] || npm install --no-audit --no-fund --loglevel=error
+	@for t in f32 q8_0; do \
+	  f=$(MODELS)/small-llama-$$t.gguf; \
+	  [ -f $$f ] || $(SURGE) model init --arch llama --preset small --type $$t -o $$f; \
+	  echo "== small $$t"; $(SURGE) run -m $$f --bench --no-mixed --json; \
+	  node bench/compare/llama_cpp_bench.mjs $$f 2 3; \
 	done
 
 # Bounded libFuzzer runs of every fuzz target (clang).
