@@ -42,6 +42,8 @@ struct RunFlags {
   bool json = false;
   bool mixed = true;
   int repetitions = 3;
+  int64_t pp_tokens = 512;
+  int64_t tg_tokens = 128;
 };
 
 using MixedFigures = std::map<int, engine::MixedLoadResult>;
@@ -84,6 +86,8 @@ int RunBench(const Model& model, const RunFlags& flags) {
   engine::runner::EngineBenchOptions options;
   options.num_threads = flags.threads;
   options.repetitions = flags.repetitions;
+  options.pp_tokens = flags.pp_tokens;
+  options.tg_tokens = flags.tg_tokens;
   options.max_batch_tokens = flags.max_batch_tokens;
   absl::StatusOr<EngineBenchResult> r = engine::runner::RunEngineBench(model, options);
   if (!r.ok()) {
@@ -191,6 +195,12 @@ CommandFn RegisterRun(CLI::App& app) {
   app.add_flag("--bench", flags->bench, "benchmark: pp512, tg128, batched decode at 1/4/16/64");
   app.add_flag("--json", flags->json, "with --bench: print one JSON object");
   app.add_flag("!--no-mixed", flags->mixed, "with --bench: skip the mixed-load figures");
+  app.add_option("--pp-tokens", flags->pp_tokens, "with --bench: prompt length for pp")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
+  app.add_option("--tg-tokens", flags->tg_tokens, "with --bench: tokens generated for tg")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
   app.add_option("--repetitions", flags->repetitions, "with --bench: repetitions per figure")
       ->capture_default_str()
       ->check(CLI::Range(1, 100));
