@@ -2,6 +2,8 @@
 // through its function table.
 #include "engine/kernels/dispatch.h"
 
+#include <cpuid.h>
+
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -47,6 +49,13 @@ std::atomic<const internal::OpsTable*>& ActiveTable() {
   return table;
 }
 
+// F16C from CPUID leaf 1 (ECX bit 29): clang does not know the "f16c" name
+// in __builtin_cpu_supports.
+bool HasF16c() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & bit_F16C) != 0;
+}
+
 }  // namespace
 
 bool IsaSupported(Isa isa) {
@@ -54,8 +63,7 @@ bool IsaSupported(Isa isa) {
     case Isa::kReference:
       return true;
     case Isa::kAvx2:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-             __builtin_cpu_supports("f16c");
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && HasF16c();
     case Isa::kAvx512:
       return IsaSupported(Isa::kAvx2) && __builtin_cpu_supports("avx512f") &&
              __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
