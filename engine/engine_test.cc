@@ -4,9 +4,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/model/model.h"
@@ -198,18 +200,96 @@ TEST_F(EngineTest, SeveralSequencesPerRequest) {
 }
 
 TEST_F(EngineTest, SharedPrefixIsServedFromTheCache) {
+  // 32 requests share a 160-token system prompt and differ in the last token.
   auto e = MakeEngine();
   GenerationRequest system = Req(160, 2, 9);
-  std::vector<RequestHandle> handles;
   Collect(*e->Submit(system), 1);  // warms the cache
-  int cached = 0;
-  for (int i = 0; i < 8; ++i) {
+  const int64_t computed_before = e->Snapshot().prompt_tokens;
+  std::vector<RequestHandle> handles;
+  for (int i = 0; i < 32; ++i) {
     GenerationRequest r = system;
     r.prompt.push_back(1000 + i);
-    cached += Collect(*e->Submit(r), 1).summary.cached_prompt_tokens;
+    handles.push_back(*e->Submit(r));
   }
-  EXPECT_GE(cached, 8 * 144);  // all full blocks of the shared 160 tokens
-  EXPECT_GT(e->Snapshot().prefix_hit_tokens, 0);
+  int cached = 0;
+  for (const RequestHandle& h : handles) cached += Collect(h, 1).summary.cached_prompt_tokens;
+  EXPECT_EQ(cached, 32 * 160);  // all 10 full blocks of the shared prompt, every time
+  const int64_t computed = e->Snapshot().prompt_tokens - computed_before;
+  EXPECT_LE(computed, 32 * 2) << "only the tokens after the shared blocks are computed";
+  EXPECT_GE(e->Snapshot().prefix_hit_tokens, 32 * 160);
+}
+
+TEST_F(EngineTest, RandomizedStressKeepsEveryInvariant) {
+  // Random arrivals, lengths, priorities, n, sampling and cancellations
+  // against a KV cache small enough to force preemption. Invariants: one
+  // terminal event per sequence and one summary per request; every sequence
+  // that ran to its end equals the same request run alone; a cancelled one
+  // is a prefix of it; afterwards no block is in use.
+  std::mt19937 rng(2026);
+  auto uniform = [&](int lo, int hi) { return lo + static_cast<int>(rng() % (hi - lo + 1)); };
+  constexpr int kRequests = 40;
+  std::vector<GenerationRequest> reqs;
+  std::vector<int> cancel_after_ms(kRequests, -1);
+  for (int i = 0; i < kRequests; ++i) {
+    GenerationRequest r =
+        Req(uniform(4, 200), uniform(1, 60), 1000 + i, uniform(0, 1) ? 0.0f : 0.8f);
+    r.n = uniform(0, 4) == 0 ? 2 : 1;
+    r.priority = uniform(0, 2);
+    reqs.push_back(r);
+    if (uniform(0, 3) == 0) cancel_after_ms[i] = uniform(0, 150);
+  }
+  std::vector<Output> alone;
+  {
+    auto e = MakeEngine();
+    for (const GenerationRequest& r : reqs) alone.push_back(Collect(*e->Submit(r), r.n));
+  }
+
+  EngineConfig tight;
+  tight.max_batch_tokens = 48;
+  tight.max_running_seqs = 8;
+  const int64_t block_bytes = 2LL * 6 * 6 * 16 * 48 * 2;  // tiny: layers, KV heads, slots, width
+  tight.kv_cache_bytes = 36 * block_bytes;
+  auto e = MakeEngine(tight);
+  std::vector<RequestHandle> handles(kRequests);
+  std::vector<std::thread> cancellers;
+  for (int i = 0; i < kRequests; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(uniform(0, 15)));
+    auto h = e->Submit(reqs[i]);
+    ASSERT_TRUE(h.ok()) << h.status();
+    handles[i] = *h;
+    if (cancel_after_ms[i] >= 0) {
+      cancellers.emplace_back([&e, id = h->id, ms = cancel_after_ms[i]] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+        e->Cancel(id);
+      });
+    }
+  }
+  for (int i = 0; i < kRequests; ++i) {
+    Output got = Collect(handles[i], reqs[i].n);
+    EXPECT_EQ(got.terminal_events, reqs[i].n) << "request " << i;
+    for (int s = 0; s < reqs[i].n; ++s) {
+      const std::vector<int32_t>& want = alone[i].tokens[s];
+      if (got.finish[s] == FinishReason::kCancelled) {
+        ASSERT_LE(got.tokens[s].size(), want.size());
+        EXPECT_TRUE(std::equal(got.tokens[s].begin(), got.tokens[s].end(), want.begin()))
+            << "request " << i << " sequence " << s;
+      } else {
+        EXPECT_EQ(got.finish[s], alone[i].finish[s]);
+        EXPECT_EQ(got.tokens[s], want) << "request " << i << " sequence " << s;
+      }
+    }
+  }
+  for (std::thread& t : cancellers) t.join();
+  EngineSnapshot snap;
+  for (int i = 0; i < 100; ++i) {
+    snap = e->Snapshot();
+    if (snap.num_running == 0 && snap.num_waiting == 0 && snap.kv_usage == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(snap.num_running, 0);
+  EXPECT_EQ(snap.num_waiting, 0);
+  EXPECT_EQ(snap.kv_usage, 0) << "KV blocks leaked";
+  EXPECT_GT(snap.num_preemptions, 0);
 }
 
 }  // namespace
