@@ -147,6 +147,29 @@ HttpResult Post(const std::string& url, const std::string& body,
   return Perform(url, &body, headers, timeout_s);
 }
 
+size_t PostAndHangUp(const std::string& url, const std::string& body) {
+  size_t seen = 0;
+  CURL* curl = curl_easy_init();
+  curl_slist* list = curl_slist_append(nullptr, "Content-Type: application/json");
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  // Returning 0 from the write callback makes libcurl abort and close.
+  curl_easy_setopt(
+      curl, CURLOPT_WRITEFUNCTION, +[](char*, size_t size, size_t n, void* out) -> size_t {
+        *static_cast<size_t*>(out) += size * n;
+        return 0;
+      });
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &seen);
+  curl_easy_perform(curl);
+  curl_slist_free_all(list);
+  curl_easy_cleanup(curl);
+  return seen;
+}
+
 std::vector<std::string> SseData(const std::string& body) {
   std::vector<std::string> out;
   std::istringstream in(body);

@@ -43,6 +43,9 @@ class ServeProcess {
 HttpResult Get(const std::string& url, const std::vector<std::string>& headers = {});
 HttpResult Post(const std::string& url, const std::string& body,
                 const std::vector<std::string>& headers = {}, long timeout_s = 120);
+// Posts and hangs up as soon as the first body bytes arrive (a client that
+// disconnects mid-stream). Returns how many body bytes it saw.
+size_t PostAndHangUp(const std::string& url, const std::string& body);
 // The `data:` payloads of an SSE body, in order.
 std::vector<std::string> SseData(const std::string& body);
 
