@@ -178,6 +178,30 @@ TEST_F(ServeE2eTest, ManyConcurrentStreamsAllCompleteCorrectly) {
   EXPECT_EQ(good.load(), kClients);
 }
 
+TEST_F(ServeE2eTest, FiveHundredConcurrentStreams) {
+  // 500 clients stream at once (one thread each); every one completes with
+  // exactly the text the same prompt gives alone.
+  constexpr int kDistinct = 5, kClients = 500;
+  std::vector<std::string> expected(kDistinct);
+  for (int i = 0; i < kDistinct; ++i) {
+    HttpResult r =
+        Post(server_->url("/v1/chat/completions"), Chat("crowd " + std::to_string(i), 6).dump());
+    expected[i] = json::parse(r.body)["choices"][0]["message"]["content"];
+  }
+  std::atomic<int> good{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      HttpResult r = Post(server_->url("/v1/chat/completions"),
+                          Chat("crowd " + std::to_string(c % kDistinct), 6, true).dump(), {}, 300);
+      auto [text, complete] = StreamText(r.body);
+      if (r.status == 200 && complete && text == expected[c % kDistinct]) ++good;
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(good.load(), kClients);
+}
+
 TEST_F(ServeE2eTest, DisconnectCancelsTheRequest) {
   const std::string before = Get(server_->url("/metrics")).body;
   // A long streaming request whose client hangs up at the first chunk.
