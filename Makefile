@@ -52,10 +52,7 @@ test-asan:
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(BUILD_ASAN) --output-on-failure -j $(JOBS) -LE slow
 
-check-check-layering:
-	@./tools/check_layering
-
-format:
+check-format:
 	@files=$$(git ls-files '*.h' '*.cc'); \
 	  if [ -n "$$files" ]; then clang-format --dry-run --Werror $$files; fi
 
