@@ -7,6 +7,7 @@
 #include <random>
 
 #include "absl/strings/str_format.h"
+#include "engine/model/tokenizer_test_util.h"
 #include "engine/model/unicode.h"
 
 namespace surge::engine::model {
@@ -180,33 +181,9 @@ TEST(SpmTokenizerTest, MatchesTheTextbookAlgorithmOnTheDefaultVocab) {
   for (size_t id = 0; id < v.tokens.size(); ++id) {
     if (v.types[id] == TokenType::kNormal) pieces[v.tokens[id]] = static_cast<int32_t>(id);
   }
-  const std::string alphabet[] = {"the",
-                                  " ",
-                                  "  ",
-                                  "\n",
-                                  "\n  ",
-                                  "\t",
-                                  "and",
-                                  "ing",
-                                  "Lord",
-                                  ",",
-                                  ".",
-                                  "'s",
-                                  "1",
-                                  "23",
-                                  "\xC3\xA9",
-                                  "\xE2\x82\xAC",
-                                  "\xF0\x9F\x98\x80",
-                                  "\xFF",
-                                  "(",
-                                  "x",
-                                  "Q",
-                                  "==",
-                                  "\r\n"};
   std::mt19937 rng(42);
   for (int round = 0; round < 300; ++round) {
-    std::string text;
-    for (int n = rng() % 24; n > 0; --n) text += alphabet[rng() % std::size(alphabet)];
+    const std::string text = RandomTokenizerText(rng);
     EXPECT_EQ(tok->Encode(text, false, false), NaiveSpm(v, pieces, text)) << text;
   }
 }
