@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "engine/kernels/dispatch.h"
 #include "engine/kernels/ops.h"
@@ -47,15 +48,19 @@ struct MatMulKernel {
   void (*direct_tile)(const TileArgs& args) = nullptr;
 };
 
-// Runs a MatMul with `kernel` (shared by the SIMD paths).
-void MatMulTiled(const MatMulKernel& kernel, ThreadPool& pool, const Matrix& w, const float* x,
-                 int64_t x_stride, int64_t n_tokens, float* out, int64_t out_stride,
-                 MatMulScratch& scratch);
+// Runs the MatMuls of `group` (same type and columns) with `kernel` as one
+// job on the pool (shared by the SIMD paths).
+void MatMulTiled(const MatMulKernel& kernel, ThreadPool& pool, std::span<const MatMulOut> group,
+                 const float* x, int64_t x_stride, int64_t n_tokens, MatMulScratch& scratch);
 
 struct OpsTable {
   Isa isa;
-  void (*matmul)(ThreadPool& pool, const Matrix& w, const float* x, int64_t x_stride,
-                 int64_t n_tokens, float* out, int64_t out_stride, MatMulScratch& scratch);
+  // The tile kernel for a weight type, run by MatMulTiled(); nullptr for the
+  // reference path, which has its own plain MatMul.
+  const MatMulKernel* (*matmul_kernel)(DType type);
+  void (*reference_matmul)(ThreadPool& pool, const Matrix& w, const float* x, int64_t x_stride,
+                           int64_t n_tokens, float* out, int64_t out_stride,
+                           MatMulScratch& scratch);
   void (*rms_norm)(const float* x, const float* weight, int64_t n, float eps, float* out);
   void (*rope)(float* x, int n_heads, int head_dim, int64_t pos, float freq_base, RopeStyle style);
   void (*silu_mul)(const float* gate, const float* up, int64_t n, float* out);

@@ -61,80 +61,107 @@ Plan MakePlan(const MatMulKernel& kernel, const Matrix& w, int64_t n_tokens, int
   return p;
 }
 
+// Activations in the form the kernel reads: prepared once per token into
+// `base` (quantized), or the caller's f32 rows.
+struct Acts {
+  const uint8_t* data;
+  int64_t stride;  // bytes between tokens
+};
+
+Acts PrepareActivations(const MatMulKernel& kernel, ThreadPool& pool, const float* x,
+                        int64_t x_stride, int64_t n_tokens, int64_t k, int64_t act_bytes,
+                        uint8_t* base) {
+  if (!kernel.prep) {
+    return {reinterpret_cast<const uint8_t*>(x), x_stride * static_cast<int64_t>(sizeof(float))};
+  }
+  if (n_tokens >= kPrepParallelTokens) {
+    std::atomic<int64_t> next{0};
+    pool.RunDynamic([&](int, int) {
+      for (int64_t t; (t = next.fetch_add(1, std::memory_order_relaxed)) < n_tokens;) {
+        kernel.prep(x + t * x_stride, k, base + t * act_bytes);
+      }
+    });
+  } else {
+    for (int64_t t = 0; t < n_tokens; ++t) kernel.prep(x + t * x_stride, k, base + t * act_bytes);
+  }
+  return {base, act_bytes};
+}
+
+// Rows [rb, re) of one L2 block of one matrix: pack, then every token tile
+// over it.
+void RunBlock(const MatMulKernel& kernel, const Plan& p, const MatMulOut& m, const Acts& acts,
+              int64_t n_tokens, int64_t rb, int64_t re, uint8_t* pack_buf) {
+  const int64_t row_bytes = RowBytes(m.w.type, m.w.cols);
+  const uint8_t* const wd = static_cast<const uint8_t*>(m.w.data);
+  auto* const tile = p.direct ? kernel.direct_tile : kernel.tile;
+  if (p.pack) {
+    for (int64_t r = rb, i = 0; r < re; r += p.tile_rows, ++i) {
+      kernel.pack(wd + r * row_bytes, row_bytes,
+                  static_cast<int>(std::min<int64_t>(p.tile_rows, re - r)), m.w.cols,
+                  pack_buf + i * p.pack_bytes);
+    }
+  }
+  TileArgs args;
+  args.w_stride = row_bytes;
+  args.x_stride = acts.stride;
+  args.cols = m.w.cols;
+  args.out_stride = m.out_stride;
+  for (int64_t t0 = 0; t0 < n_tokens; t0 += p.tile_tokens) {
+    args.x = acts.data + t0 * acts.stride;
+    args.n_tokens = static_cast<int>(std::min<int64_t>(p.tile_tokens, n_tokens - t0));
+    for (int64_t r = rb, i = 0; r < re; r += p.tile_rows, ++i) {
+      args.w = p.pack ? pack_buf + i * p.pack_bytes : wd + r * row_bytes;
+      args.n_rows = static_cast<int>(std::min<int64_t>(p.tile_rows, re - r));
+      args.out = m.out + t0 * m.out_stride + r;
+      tile(args);
+    }
+  }
+}
+
 }  // namespace
 
-void MatMulTiled(const MatMulKernel& kernel, ThreadPool& pool, const Matrix& w, const float* x,
-                 int64_t x_stride, int64_t n_tokens, float* out, int64_t out_stride,
-                 MatMulScratch& scratch) {
-  const int64_t k = w.cols;
-  const int64_t row_bytes = RowBytes(w.type, k);
-  const Plan p = MakePlan(kernel, w, n_tokens, pool.num_threads());
-  auto* const tile = p.direct ? kernel.direct_tile : kernel.tile;
-
-  const int64_t pack_region = p.pack_bytes * (p.block_rows / p.tile_rows);
-  const int64_t total = p.act_bytes * n_tokens + pack_region * pool.num_threads() + 64;
+// The group's matrices share the activations and one queue of work units:
+// unit u belongs to the matrix whose range [first_unit, first_unit + units)
+// holds it, so threads move from one matrix to the next without a join.
+void MatMulTiled(const MatMulKernel& kernel, ThreadPool& pool, std::span<const MatMulOut> group,
+                 const float* x, int64_t x_stride, int64_t n_tokens, MatMulScratch& scratch) {
+  constexpr size_t kMaxGroup = 8;
+  SURGE_CHECK(!group.empty() && group.size() <= kMaxGroup);
+  const int64_t k = group[0].w.cols;
+  Plan plans[kMaxGroup];
+  int64_t first_unit[kMaxGroup + 1] = {0};
+  int64_t pack_region = 0;
+  for (size_t g = 0; g < group.size(); ++g) {
+    SURGE_CHECK(group[g].w.cols == k && group[g].w.type == group[0].w.type);
+    plans[g] = MakePlan(kernel, group[g].w, n_tokens, pool.num_threads());
+    pack_region =
+        std::max(pack_region, plans[g].pack_bytes * (plans[g].block_rows / plans[g].tile_rows));
+    first_unit[g + 1] =
+        first_unit[g] + (group[g].w.rows + plans[g].unit_rows - 1) / plans[g].unit_rows;
+  }
+  const int64_t act_bytes = plans[0].act_bytes;
+  const int64_t total = act_bytes * n_tokens + pack_region * pool.num_threads() + 64;
   if (static_cast<int64_t>(scratch.bytes.size()) < total) {
     scratch.bytes.resize(static_cast<size_t>(total));
   }
   uint8_t* base = scratch.bytes.data();
   base += (64 - reinterpret_cast<uintptr_t>(base) % 64) % 64;
+  const Acts acts = PrepareActivations(kernel, pool, x, x_stride, n_tokens, k, act_bytes, base);
+  uint8_t* const packs = base + act_bytes * n_tokens;
 
-  const uint8_t* acts = reinterpret_cast<const uint8_t*>(x);
-  int64_t act_stride = x_stride * static_cast<int64_t>(sizeof(float));
-  if (kernel.prep) {
-    auto prep = [&](int64_t t0, int64_t t1) {
-      for (int64_t t = t0; t < t1; ++t) kernel.prep(x + t * x_stride, k, base + t * p.act_bytes);
-    };
-    if (n_tokens >= kPrepParallelTokens) {
-      std::atomic<int64_t> next{0};
-      pool.RunDynamic([&](int, int) {
-        for (int64_t t; (t = next.fetch_add(1, std::memory_order_relaxed)) < n_tokens;) {
-          prep(t, t + 1);
-        }
-      });
-    } else {
-      prep(0, n_tokens);
-    }
-    acts = base;
-    act_stride = p.act_bytes;
-  }
-  uint8_t* const packs = base + p.act_bytes * n_tokens;
-  const uint8_t* const wd = static_cast<const uint8_t*>(w.data);
-
-  // Rows [rb, re) of one L2 block: pack, then every token tile over it.
-  auto run_block = [&](int64_t rb, int64_t re, uint8_t* pack_buf) {
-    if (p.pack) {
-      for (int64_t r = rb, i = 0; r < re; r += p.tile_rows, ++i) {
-        kernel.pack(wd + r * row_bytes, row_bytes,
-                    static_cast<int>(std::min<int64_t>(p.tile_rows, re - r)), k,
-                    pack_buf + i * p.pack_bytes);
-      }
-    }
-    TileArgs args;
-    args.w_stride = row_bytes;
-    args.x_stride = act_stride;
-    args.cols = k;
-    args.out_stride = out_stride;
-    for (int64_t t0 = 0; t0 < n_tokens; t0 += p.tile_tokens) {
-      args.x = acts + t0 * act_stride;
-      args.n_tokens = static_cast<int>(std::min<int64_t>(p.tile_tokens, n_tokens - t0));
-      for (int64_t r = rb, i = 0; r < re; r += p.tile_rows, ++i) {
-        args.w = p.pack ? pack_buf + i * p.pack_bytes : wd + r * row_bytes;
-        args.n_rows = static_cast<int>(std::min<int64_t>(p.tile_rows, re - r));
-        args.out = out + t0 * out_stride + r;
-        tile(args);
-      }
-    }
-  };
-
-  const int64_t num_units = (w.rows + p.unit_rows - 1) / p.unit_rows;
+  const int64_t num_units = first_unit[group.size()];
   std::atomic<int64_t> next_unit{0};
   pool.RunDynamic([&](int thread, int) {
     uint8_t* pack_buf = packs + pack_region * thread;
+    size_t g = 0;
     for (int64_t u; (u = next_unit.fetch_add(1, std::memory_order_relaxed)) < num_units;) {
-      const int64_t ue = std::min(w.rows, (u + 1) * p.unit_rows);
-      for (int64_t rb = u * p.unit_rows; rb < ue; rb += p.block_rows) {
-        run_block(rb, std::min(ue, rb + p.block_rows), pack_buf);
+      while (u >= first_unit[g + 1]) ++g;  // units are taken in increasing order
+      const Plan& p = plans[g];
+      const MatMulOut& m = group[g];
+      const int64_t local = u - first_unit[g];
+      const int64_t ue = std::min(m.w.rows, (local + 1) * p.unit_rows);
+      for (int64_t rb = local * p.unit_rows; rb < ue; rb += p.block_rows) {
+        RunBlock(kernel, p, m, acts, n_tokens, rb, std::min(ue, rb + p.block_rows), pack_buf);
       }
     }
   });

@@ -168,5 +168,29 @@ TEST(MatMulTest, RowInvariance) {
   }
 }
 
+// A group (shared activations, one pool job) gives every matrix bitwise what
+// MatMul() of that matrix alone gives, also when the group mixes types.
+TEST(MatMulTest, GroupMatchesSeparateCalls) {
+  ThreadPool pool(2);
+  const int64_t cols = 128;
+  for (Isa isa : testing::SupportedIsas()) {
+    ScopedIsa scope(isa);
+    for (DType type : kAllTypes) {
+      const DType other = type == DType::kQ8_0 ? DType::kQ4_0 : DType::kQ8_0;
+      const TestMatrix a(type, 70, cols, 41), b(type, 9, cols, 42), c(other, 33, cols, 43);
+      for (int64_t n : {1, 3, 9, 40}) {
+        const std::vector<float> x = RandomFloats(cols * n, 44);
+        std::vector<float> ga(70 * n), gb(9 * n), gc(33 * n);
+        const MatMulOut group[] = {{a.m, ga.data(), 70}, {b.m, gb.data(), 9}, {c.m, gc.data(), 33}};
+        MatMulScratch scratch;
+        MatMulGroup(pool, group, x.data(), cols, n, scratch);
+        EXPECT_EQ(ga, RunMatMul(pool, a.m, x, cols, n, 70)) << Name(isa, type) << " n=" << n;
+        EXPECT_EQ(gb, RunMatMul(pool, b.m, x, cols, n, 9)) << Name(isa, type) << " n=" << n;
+        EXPECT_EQ(gc, RunMatMul(pool, c.m, x, cols, n, 33)) << Name(isa, type) << " n=" << n;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace surge::engine::kernels

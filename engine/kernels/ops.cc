@@ -1,6 +1,8 @@
 // Public entry points of ops.h: forward to the active path's table.
 #include "engine/kernels/ops.h"
 
+#include <iterator>
+
 #include "base/check.h"
 #include "engine/kernels/kernel_table.h"
 
@@ -8,9 +10,39 @@ namespace surge::engine::kernels {
 
 void MatMul(ThreadPool& pool, const Matrix& w, const float* x, int64_t x_stride, int64_t n_tokens,
             float* out, int64_t out_stride, MatMulScratch& scratch) {
-  if (n_tokens <= 0 || w.rows <= 0) return;
-  SURGE_CHECK(w.cols % Traits(w.type).block_size == 0);
-  internal::ActiveOps().matmul(pool, w, x, x_stride, n_tokens, out, out_stride, scratch);
+  const MatMulOut one{w, out, out_stride};
+  MatMulGroup(pool, std::span<const MatMulOut>(&one, 1), x, x_stride, n_tokens, scratch);
+}
+
+void MatMulGroup(ThreadPool& pool, std::span<const MatMulOut> group, const float* x,
+                 int64_t x_stride, int64_t n_tokens, MatMulScratch& scratch) {
+  if (n_tokens <= 0 || group.empty()) return;
+  const internal::OpsTable& ops = internal::ActiveOps();
+  for (const MatMulOut& m : group) {
+    SURGE_CHECK(m.w.cols == group[0].w.cols);
+    SURGE_CHECK(m.w.cols % Traits(m.w.type).block_size == 0);
+  }
+  if (ops.matmul_kernel == nullptr) {
+    for (const MatMulOut& m : group) {
+      if (m.w.rows > 0) {
+        ops.reference_matmul(pool, m.w, x, x_stride, n_tokens, m.out, m.out_stride, scratch);
+      }
+    }
+    return;
+  }
+  // Runs of equal type go together (models mix types, e.g. Q4_K_M files).
+  MatMulOut same[8];
+  for (size_t i = 0; i < group.size();) {
+    size_t n = 0;
+    const DType type = group[i].w.type;
+    for (; i < group.size() && group[i].w.type == type && n < std::size(same); ++i) {
+      if (group[i].w.rows > 0) same[n++] = group[i];
+    }
+    if (n > 0) {
+      internal::MatMulTiled(*ops.matmul_kernel(type), pool, std::span<const MatMulOut>(same, n), x,
+                            x_stride, n_tokens, scratch);
+    }
+  }
 }
 
 void RmsNorm(const float* x, const float* weight, int64_t n, float eps, float* out) {

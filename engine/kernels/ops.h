@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "engine/kernels/dtype.h"
@@ -40,6 +41,23 @@ struct MatMulScratch {
 // token) and the dot products run on integers.
 void MatMul(ThreadPool& pool, const Matrix& w, const float* x, int64_t x_stride, int64_t n_tokens,
             float* out, int64_t out_stride, MatMulScratch& scratch);
+
+// One matrix of a MatMulGroup() and where its output goes.
+struct MatMulOut {
+  Matrix w;
+  float* out = nullptr;
+  int64_t out_stride = 0;
+};
+
+// MatMul() of several matrices over the same activations (Q, K and V; gate
+// and up) as one job on the pool: the activations are prepared once and the
+// members share one work queue, so a decode step pays one wake-up and one
+// join instead of one per matrix. Every output element is bitwise what
+// MatMul() of its matrix alone gives. All matrices must have the same
+// number of columns; matrices of different types are fine (they run as
+// separate groups by type).
+void MatMulGroup(ThreadPool& pool, std::span<const MatMulOut> group, const float* x,
+                 int64_t x_stride, int64_t n_tokens, MatMulScratch& scratch);
 
 // out = x / sqrt(mean(x^2) + eps) * weight, n elements. out may alias x.
 void RmsNorm(const float* x, const float* weight, int64_t n, float eps, float* out);

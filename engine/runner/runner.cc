@@ -95,12 +95,10 @@ void Runner::Layer(int il) {
   ForEachToken([&](int64_t t) {
     kernels::RmsNorm(&x_[t * d], w.attn_norm, d, config_.rms_eps, &xn_[t * d]);
   });
-  kernels::MatMul(pool_, w.wq, xn_.data(), d, n_tokens_, q_.data(), config_.q_dim(),
-                  matmul_scratch_);
-  kernels::MatMul(pool_, w.wk, xn_.data(), d, n_tokens_, k_.data(), config_.kv_dim(),
-                  matmul_scratch_);
-  kernels::MatMul(pool_, w.wv, xn_.data(), d, n_tokens_, v_.data(), config_.kv_dim(),
-                  matmul_scratch_);
+  const kernels::MatMulOut qkv[] = {{w.wq, q_.data(), config_.q_dim()},
+                                    {w.wk, k_.data(), config_.kv_dim()},
+                                    {w.wv, v_.data(), config_.kv_dim()}};
+  kernels::MatMulGroup(pool_, qkv, xn_.data(), d, n_tokens_, matmul_scratch_);
   Attention(il, w);
   // xn_ is free again: reuse it for the attention projection's output.
   kernels::MatMul(pool_, w.wo, attn_.data(), config_.q_dim(), n_tokens_, xn_.data(), d,
@@ -111,8 +109,8 @@ void Runner::Layer(int il) {
     kernels::RmsNorm(&x_[t * d], w.ffn_norm, d, config_.rms_eps, &xn_[t * d]);
   });
   const int64_t ff = config_.n_ff;
-  kernels::MatMul(pool_, w.w_gate, xn_.data(), d, n_tokens_, gate_.data(), ff, matmul_scratch_);
-  kernels::MatMul(pool_, w.w_up, xn_.data(), d, n_tokens_, up_.data(), ff, matmul_scratch_);
+  const kernels::MatMulOut gate_up[] = {{w.w_gate, gate_.data(), ff}, {w.w_up, up_.data(), ff}};
+  kernels::MatMulGroup(pool_, gate_up, xn_.data(), d, n_tokens_, matmul_scratch_);
   ForEachToken(
       [&](int64_t t) { kernels::SiluMul(&gate_[t * ff], &up_[t * ff], ff, &gate_[t * ff]); });
   kernels::MatMul(pool_, w.w_down, gate_.data(), ff, n_tokens_, xn_.data(), d, matmul_scratch_);
@@ -152,7 +150,7 @@ void Runner::Attention(int il, const model::LayerWeights& w) {
   const int group = config_.n_heads / config_.n_kv_heads;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   std::atomic<int64_t> next{0};
-  pool_.Run([&](int thread, int) {
+  pool_.RunDynamic([&](int thread, int) {
     std::vector<float>& scores = scores_[thread];
     for (int64_t task = next.fetch_add(1); task < n_tasks; task = next.fetch_add(1)) {
       const int64_t t = task / config_.n_heads;

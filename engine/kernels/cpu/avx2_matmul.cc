@@ -284,10 +284,9 @@ constexpr MatMulKernel kQ4_0 = QuantKernel<DType::kQ4_0>();
 
 }  // namespace
 
-void Avx2MatMul(ThreadPool& pool, const Matrix& w, const float* x, int64_t x_stride,
-                int64_t n_tokens, float* out, int64_t out_stride, MatMulScratch& scratch) {
+const MatMulKernel* Avx2MatMulKernel(DType type) {
   const MatMulKernel* k = &kF32;
-  switch (w.type) {
+  switch (type) {
     case DType::kF32:
       k = &kF32;
       break;
@@ -304,7 +303,7 @@ void Avx2MatMul(ThreadPool& pool, const Matrix& w, const float* x, int64_t x_str
       k = &kQ4_0;
       break;
   }
-  MatMulTiled(*k, pool, w, x, x_stride, n_tokens, out, out_stride, scratch);
+  return k;
 }
 
 }  // namespace surge::engine::kernels::internal

@@ -11,8 +11,7 @@
 
 namespace surge::engine::kernels::internal {
 
-void Avx2MatMul(ThreadPool& pool, const Matrix& w, const float* x, int64_t x_stride,
-                int64_t n_tokens, float* out, int64_t out_stride, MatMulScratch& scratch);
+const MatMulKernel* Avx2MatMulKernel(DType type);
 
 namespace {
 
@@ -147,7 +146,8 @@ void AttendPaged(const float* q, const PagedKv& kv, int kv_head, int64_t n_ctx, 
 const OpsTable& Avx2Ops() {
   static const OpsTable table = {
       .isa = Isa::kAvx2,
-      .matmul = Avx2MatMul,
+      .matmul_kernel = Avx2MatMulKernel,
+      .reference_matmul = nullptr,
       .rms_norm = RmsNorm,
       .rope = RopeTable,
       .silu_mul = SiluMul,

@@ -149,10 +149,9 @@ constexpr MatMulKernel kBF16 = FloatKernel<LoadBF16>();
 
 }  // namespace
 
-void Avx512MatMul(ThreadPool& pool, const Matrix& w, const float* x, int64_t x_stride,
-                  int64_t n_tokens, float* out, int64_t out_stride, MatMulScratch& scratch) {
+const MatMulKernel* Avx512MatMulKernel(DType type) {
   const MatMulKernel* k = &kF32;
-  switch (w.type) {
+  switch (type) {
     case DType::kF32:
       k = &kF32;
       break;
@@ -164,10 +163,10 @@ void Avx512MatMul(ThreadPool& pool, const Matrix& w, const float* x, int64_t x_s
       break;
     case DType::kQ8_0:
     case DType::kQ4_0:
-      k = &avx512::QuantKernel(w.type);
+      k = &avx512::QuantKernel(type);
       break;
   }
-  MatMulTiled(*k, pool, w, x, x_stride, n_tokens, out, out_stride, scratch);
+  return k;
 }
 
 }  // namespace surge::engine::kernels::internal

@@ -11,8 +11,7 @@
 
 namespace surge::engine::kernels::internal {
 
-void Avx512MatMul(ThreadPool& pool, const Matrix& w, const float* x, int64_t x_stride,
-                  int64_t n_tokens, float* out, int64_t out_stride, MatMulScratch& scratch);
+const MatMulKernel* Avx512MatMulKernel(DType type);
 
 namespace {
 
@@ -197,7 +196,8 @@ void AttendPaged(const float* q, const PagedKv& kv, int kv_head, int64_t n_ctx, 
 const OpsTable& Avx512Ops() {
   static const OpsTable table = {
       .isa = Isa::kAvx512,
-      .matmul = Avx512MatMul,
+      .matmul_kernel = Avx512MatMulKernel,
+      .reference_matmul = nullptr,
       .rms_norm = RmsNorm,
       .rope = RopeTable,
       .silu_mul = SiluMul,

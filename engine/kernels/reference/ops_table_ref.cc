@@ -7,7 +7,8 @@ namespace surge::engine::kernels::internal {
 const OpsTable& ReferenceOps() {
   static const OpsTable table = {
       .isa = Isa::kReference,
-      .matmul = reference::MatMul,
+      .matmul_kernel = nullptr,
+      .reference_matmul = reference::MatMul,
       .rms_norm = reference::RmsNorm,
       .rope = reference::Rope,
       .silu_mul = reference::SiluMul,
