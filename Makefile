@@ -15,7 +15,7 @@ DEFAULT_MODEL := $(MODELS)/tiny-llama-q8_0.gguf
 PROMPT ?= Once upon a time
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build run test test-dev test-asan check-format check-layering format bench bench-compare fuzz clean
+.PHONY: all deps build run test test-dev test-asan check-format check-layering format bench bench-compare fuzz interop clean
 
 all: build
 
@@ -95,3 +95,9 @@ fuzz: deps
 
 clean:
 	rm -rf build
+
+# Opt-in: llama.cpp (prebuilt, via the node-llama-cpp npm package, ~100 MB)
+# loads files from `surge model init` and generates the same greedy text.
+interop: build
+	@cd tests/interop && [ -d node_modules/node-llama-cpp ] || npm install --no-audit --no-fund --loglevel=error
+	@SURGE_BINARY=$(SURGE) node --test tests/interop/llama_cpp_interop.test.mjs
