@@ -76,6 +76,13 @@ absl::StatusOr<RequestHandle> Engine::Submit(GenerationRequest request) {
     }
   }
   SURGE_RETURN_IF_ERROR(runner::ValidateSamplingParams(request.sampling));
+  if ((!request.session_id.empty() || request.preload) && request.n != 1) {
+    return absl::InvalidArgumentError("a session or preloaded prompt needs n = 1");
+  }
+  if (request.session_id.size() > 256) {
+    return absl::InvalidArgumentError("session_id is longer than 256 bytes");
+  }
+  if (request.preload) request.max_tokens = 1;
 
   // Admission: reserve queue room first, give it back if over a bound.
   if (queued_requests_.fetch_add(1) + 1 > config_.max_queued_requests) {

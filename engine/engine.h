@@ -25,6 +25,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -33,8 +34,11 @@
 #include "base/clock.h"
 #include "base/ids.h"
 #include "base/status.h"
+#include "engine/compute_arbiter.h"
+#include "engine/kv/prefix_hash.h"
 #include "engine/model/model.h"
 #include "engine/runner/sampler.h"
+#include "engine/session_table.h"
 #include "engine/token_stream.h"
 
 namespace surge::engine {
@@ -48,6 +52,10 @@ struct EngineConfig {
   int32_t max_queued_requests = 1024;
   int64_t max_queued_tokens = 1 << 20;
   int64_t max_context = 0;  // 0: the model's training context
+  // Engines that share one arbiter take turns for each step's compute
+  // (several models on one machine); null: this engine computes at will.
+  std::shared_ptr<ComputeArbiter> compute_arbiter;
+  SessionConfig sessions;  // see session_table.h
 };
 
 struct GenerationRequest {
@@ -61,8 +69,23 @@ struct GenerationRequest {
   int32_t priority = 0;  // lower runs sooner
   std::optional<base::Duration> queue_timeout;
   uint64_t salt = 0;  // tenant: prefix-cache sharing only within a salt
+  // Fair share between tenants of equal priority (weighted by tokens
+  // served); tenant_weight > 0.
+  uint64_t tenant = 0;
+  double tenant_weight = 1.0;
   bool logprobs = false;
+  // Binds the request to a conversation whose KV stays pinned between turns
+  // (session_table.h); scoped to `salt`. Needs n == 1.
+  std::string session_id;
+  // Prefill the prompt and pin it for good (a preloaded system prompt); the
+  // request generates nothing and ends with FinishReason::kLength.
+  bool preload = false;
 };
+
+// The prefix-cache salt (and fair-share id) of a tenant name: callers that
+// know tenants pass it as GenerationRequest::salt and ::tenant. "" gives 0,
+// the namespace of requests without a tenant.
+inline uint64_t TenantSalt(std::string_view tenant) { return kv::SaltForTenant(tenant); }
 
 struct RequestHandle {
   base::RequestId id;
@@ -83,6 +106,10 @@ struct EngineSnapshot {
   int64_t generation_tokens = 0;
   int64_t num_cancelled = 0;
   int64_t num_expired = 0;
+  int32_t num_sessions = 0;
+  int32_t session_pinned_blocks = 0;
+  int64_t num_sessions_expired = 0;
+  int64_t num_sessions_restored = 0;
 };
 
 class Engine {

@@ -15,6 +15,7 @@ using base::SequenceId;
 
 void Engine::Loop(std::stop_token stop) {
   Impl& s = *impl_;
+  s.sessions.LoadAll(Clock::System().Now());
   while (!stop.stop_requested()) {
     std::vector<std::pair<GenerationRequest, RequestHandle>> inbox;
     std::vector<RequestId> cancels;
@@ -34,10 +35,13 @@ void Engine::Loop(std::stop_token stop) {
     for (auto& item : inbox) s.Admit(std::move(item));
     for (RequestId id : cancels) s.CancelRequest(id, FinishReason::kCancelled);
     if (!s.scheduler.idle()) s.Step();
+    s.sessions.Expire(Clock::System().Now());
+    if (s.scheduler.idle()) s.sessions.SaveDirty();
     absl::MutexLock lock(&mu_);
     s.FillSnapshot(snapshot_);
   }
   s.EndAll();
+  s.sessions.SaveDirty();
 }
 
 void Engine::Impl::Admit(std::pair<GenerationRequest, RequestHandle> item) {
@@ -51,6 +55,8 @@ void Engine::Impl::Admit(std::pair<GenerationRequest, RequestHandle> item) {
   r.arrival = Clock::System().Now();
   if (request.queue_timeout) r.queue_deadline = r.arrival + *request.queue_timeout;
   r.salt = request.salt;
+  r.tenant = request.tenant;
+  r.weight = request.tenant_weight;
   RequestState& state = requests[handle.id];
   state.arrival = r.arrival;
   state.seq_finished.assign(request.n, false);
@@ -186,7 +192,9 @@ scheduler::SampledToken Engine::Impl::SampleOne(const scheduler::ScheduledSequen
     if (m.stopped) finish = FinishReason::kStop;
   }
   if (!finish && q.generated >= r.request.max_tokens) finish = FinishReason::kLength;
-  r.handle.stream->Push(std::move(ev));
+  q.generated_tokens.push_back(token);
+  if (finish && (r.request.preload || !r.request.session_id.empty())) KeepSession(s, r, q);
+  if (!r.request.preload) r.handle.stream->Push(std::move(ev));  // a preload generates nothing
   if (finish) {
     if (*finish == FinishReason::kStop) q.stops.Flush();  // held text after a stop is dropped
     EndSequence(r, q.index, *finish);                     // r and q are gone from here on
@@ -225,18 +233,38 @@ void Engine::Impl::Step() {
     chunks.push_back({s.tokens, s.start_position, s.block_table, s.needs_logits});
   }
   prompt_tokens += plan.num_prefill_tokens;
-  std::span<float> logits = runner.Forward(chunks);
-
-  const int64_t n_vocab = model.config().n_vocab;
+  // Engines sharing the machine take turns for the compute of a step.
   scheduler::StepResult result;
-  int64_t row = 0;
-  for (const scheduler::ScheduledSequence& s : plan.sequences) {
-    if (!s.needs_logits || s.tokens.empty()) continue;
-    std::span<float> row_logits = logits.subspan(row++ * n_vocab, n_vocab);
-    result.sampled.push_back(SampleOne(s, row_logits));
+  {
+    ComputeArbiter* arbiter = engine.config().compute_arbiter.get();
+    const ComputeArbiter::Turn turn =
+        arbiter != nullptr ? arbiter->Acquire() : ComputeArbiter::Turn::None();
+    std::span<float> logits = runner.Forward(chunks);
+    const int64_t n_vocab = model.config().n_vocab;
+    int64_t row = 0;
+    for (const scheduler::ScheduledSequence& s : plan.sequences) {
+      if (!s.needs_logits || s.tokens.empty()) continue;
+      std::span<float> row_logits = logits.subspan(row++ * n_vocab, n_vocab);
+      result.sampled.push_back(SampleOne(s, row_logits));
+    }
   }
   scheduler.Update(plan, result);
   last_step = Clock::System().Now() - t0;
+}
+
+void Engine::Impl::KeepSession(const scheduler::ScheduledSequence& s, const RequestState& r,
+                               const SeqState& q) {
+  // The KV of every token but the one just sampled is written; this step's
+  // blocks are not committed to the prefix cache until the scheduler's
+  // Update(), which frees the sequence, so commit them here first.
+  std::vector<int32_t> tokens = r.request.prompt;
+  tokens.insert(tokens.end(), q.generated_tokens.begin(), q.generated_tokens.end() - 1);
+  kv.CommitFullBlocks(s.seq, tokens);
+  if (r.request.preload) {
+    sessions.Preload(s.seq, tokens);
+  } else {
+    sessions.Update(r.request.salt, r.request.session_id, s.seq, tokens, Clock::System().Now());
+  }
 }
 
 void Engine::Impl::FillSnapshot(EngineSnapshot& out) const {
@@ -254,6 +282,11 @@ void Engine::Impl::FillSnapshot(EngineSnapshot& out) const {
   out.generation_tokens = generation_tokens;
   out.num_cancelled = num_cancelled;
   out.num_expired = num_expired;
+  const SessionStats ss = sessions.stats();
+  out.num_sessions = ss.num_sessions;
+  out.session_pinned_blocks = ss.num_pinned_blocks;
+  out.num_sessions_expired = ss.num_expired;
+  out.num_sessions_restored = ss.num_restored;
 }
 
 }  // namespace surge::engine

@@ -14,6 +14,8 @@
 #include "engine/kv/kv_cache.h"
 #include "engine/kv/kv_cache_manager.h"
 #include "engine/runner/runner.h"
+#include "engine/session_file.h"
+#include "engine/session_table.h"
 #include "engine/stop_matcher.h"
 #include "scheduler/scheduler.h"
 
@@ -29,6 +31,7 @@ struct SeqState {
   model::StreamingDecoder decoder;
   StopMatcher stops;
   int32_t generated = 0;
+  std::vector<int32_t> generated_tokens;  // kept for sessions
   bool finished = false;
 };
 
@@ -56,6 +59,8 @@ struct Engine::Impl {
   void EndSequence(RequestState& r, int32_t index, FinishReason why, std::string error = "");
   void CopyBlocks(const std::vector<kv::BlockCopy>& copies);
   void FillSnapshot(EngineSnapshot& s) const;
+  // A finished turn of a session (or a preloaded prompt): pin its KV.
+  void KeepSession(const scheduler::ScheduledSequence& s, const RequestState& r, const SeqState& q);
 
   const model::Model& model;
   Engine& engine;
@@ -70,12 +75,14 @@ struct Engine::Impl {
         scheduler(
             {c.max_batch_tokens, c.max_running_seqs, c.max_queued_requests, c.max_queued_tokens, 0},
             kv, base::Clock::System()),
-        runner(m, cache, c.num_threads) {}
+        runner(m, cache, c.num_threads),
+        sessions(c.sessions, kv, cache, ModelFingerprint(m), m.config().n_vocab) {}
 
   kv::KvCache cache;
   kv::KvCacheManager kv;
   scheduler::Scheduler scheduler;
   runner::Runner runner;
+  SessionTable sessions;
   absl::flat_hash_map<base::RequestId, RequestState> requests;
   absl::flat_hash_map<base::SequenceId, std::unique_ptr<SeqState>> seqs;
   int64_t generation_tokens = 0;

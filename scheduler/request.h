@@ -29,6 +29,10 @@ struct Request {
   // Tenant: cached prefix blocks are shared only between equal salts
   // (engine::kv::SaltForTenant). 0 = no tenant.
   uint64_t salt = 0;
+  // Fair share: within a priority, tenants are admitted by weighted fair
+  // queuing on tokens served (WaitingQueue). weight > 0.
+  uint64_t tenant = 0;
+  double weight = 1.0;
 };
 
 // The answer of Scheduler::Add(). Every value but kAdmitted is a refusal the
@@ -38,7 +42,7 @@ enum class AdmitResult {
   kQueueFull,        // max_queued_requests waiting already (429/503 + Retry-After)
   kQueueTokensFull,  // max_queued_tokens would be exceeded (429/503 + Retry-After)
   kTooLong,          // prompt + max_tokens exceeds the context or the whole KV cache (400)
-  kInvalid,          // empty prompt, n or max_tokens < 1, id already live (400)
+  kInvalid,          // empty prompt, n or max_tokens < 1, weight <= 0, id already live (400)
 };
 
 constexpr std::string_view ToString(AdmitResult r) {

@@ -1,6 +1,8 @@
 // Scheduler::Schedule() and its policies: one token budget per step, spent on
 // running decodes first, then prefill chunks, then newly admitted sequences.
 #include <algorithm>
+#include <optional>
+#include <vector>
 
 #include "base/check.h"
 #include "scheduler/scheduler.h"
@@ -15,8 +17,7 @@ StepPlan Scheduler::Schedule() {
   step_start_ = clock_.Now();
   ExpireWaiting(plan);
   ScheduleDecodes(plan);
-  ScheduleRunningPrefills(plan);
-  if (plan.preempted.empty()) AdmitWaiting(plan);
+  SchedulePrefills(plan);
   BuildPlan(plan);
   return plan;
 }
@@ -39,33 +40,77 @@ void Scheduler::ScheduleDecodes(StepPlan& plan) {
   }
 }
 
-void Scheduler::ScheduleRunningPrefills(StepPlan& plan) {
-  for (size_t i = 0; i < running_.size() && budget_ > 0; ++i) {
-    Sequence* seq = running_[i];
-    if (seq->scheduled_tokens > 0 || seq->num_remaining() <= 1) continue;
-    // Take as much of the chunk as free blocks allow; preempt only if not even
-    // one more token fits.
-    if (kv_.TokenCapacity(seq->id) <= seq->num_computed && !Reserve(seq, 1, plan)) break;
-    const int64_t n =
-        std::min({seq->num_remaining(), budget_, kv_.TokenCapacity(seq->id) - seq->num_computed});
-    SURGE_CHECK(kv_.Extend(seq->id, seq->num_computed + n));
-    Take(seq, n);
+void Scheduler::SchedulePrefills(StepPlan& plan) {
+  const std::vector<Sequence*> order = RunningPrefillOrder();
+  size_t next = 0;
+  bool admitting = true;
+  // The prompt tokens of a step belong to one tenant: the first one served
+  // (the furthest behind its fair share). A light tenant's prompt then runs
+  // in a short step instead of one filled with a heavy tenant's prompts.
+  std::optional<uint64_t> step_tenant;
+  while (budget_ > 0) {
+    while (next < order.size() && (!order[next]->running || order[next]->scheduled_tokens > 0 ||
+                                   (step_tenant && order[next]->tenant != *step_tenant))) {
+      ++next;  // preempted, already given tokens this step, or another tenant
+    }
+    Sequence* run = next < order.size() ? order[next] : nullptr;
+    Sequence* wait = nullptr;
+    if (admitting && plan.preempted.empty() && num_running() < config_.max_running_seqs &&
+        !waiting_.empty()) {
+      wait = waiting_.Next();
+      if (step_tenant && wait->tenant != *step_tenant) wait = nullptr;
+    }
+    if (run == nullptr && wait == nullptr) return;
+    const bool wait_first =
+        wait != nullptr && (run == nullptr || (wait->priority == run->priority &&
+                                               waiting_.virtual_time(wait->tenant) <
+                                                   waiting_.virtual_time(run->tenant)));
+    Sequence* chosen = wait_first ? wait : run;
+    if (wait_first) {
+      admitting = Admit(wait, plan);
+    } else if (!PrefillChunk(run, plan)) {
+      next = order.size();  // no KV room left for more chunks
+    }
+    if (chosen->scheduled_tokens > 0) step_tenant = chosen->tenant;
   }
 }
 
-void Scheduler::AdmitWaiting(StepPlan& plan) {
-  while (budget_ > 0 && num_running() < config_.max_running_seqs && !waiting_.empty()) {
-    Sequence* seq = waiting_.front();
-    const engine::kv::ComputedPrefix prefix = kv_.FindCachedPrefix(seq->tokens, seq->salt);
-    const int64_t n = std::min(seq->num_tokens() - prefix.num_tokens, budget_);
-    if (!kv_.Allocate(seq->id, prefix.num_tokens + n, prefix)) return;
-    waiting_.Remove(seq);
-    seq->num_computed = prefix.num_tokens;
-    seq->started = true;
-    InsertRunning(seq);
-    plan.num_prefix_hit_tokens += prefix.num_tokens;
-    Take(seq, n);
+// Running sequences with prompt left, by priority, then their tenant's
+// virtual time, then running order.
+std::vector<Sequence*> Scheduler::RunningPrefillOrder() const {
+  std::vector<Sequence*> order;
+  for (Sequence* seq : running_) {
+    if (seq->scheduled_tokens == 0 && seq->num_remaining() > 1) order.push_back(seq);
   }
+  std::stable_sort(order.begin(), order.end(), [this](const Sequence* a, const Sequence* b) {
+    if (a->priority != b->priority) return a->priority < b->priority;
+    return waiting_.virtual_time(a->tenant) < waiting_.virtual_time(b->tenant);
+  });
+  return order;
+}
+
+bool Scheduler::PrefillChunk(Sequence* seq, StepPlan& plan) {
+  // Take as much of the chunk as free blocks allow; preempt only if not even
+  // one more token fits.
+  if (kv_.TokenCapacity(seq->id) <= seq->num_computed && !Reserve(seq, 1, plan)) return false;
+  const int64_t n =
+      std::min({seq->num_remaining(), budget_, kv_.TokenCapacity(seq->id) - seq->num_computed});
+  SURGE_CHECK(kv_.Extend(seq->id, seq->num_computed + n));
+  Take(seq, n);
+  return true;
+}
+
+bool Scheduler::Admit(Sequence* seq, StepPlan& plan) {
+  const engine::kv::ComputedPrefix prefix = kv_.FindCachedPrefix(seq->tokens, seq->salt);
+  const int64_t n = std::min(seq->num_tokens() - prefix.num_tokens, budget_);
+  if (!kv_.Allocate(seq->id, prefix.num_tokens + n, prefix)) return false;
+  waiting_.Remove(seq);
+  seq->num_computed = prefix.num_tokens;
+  seq->started = true;
+  InsertRunning(seq);
+  plan.num_prefix_hit_tokens += prefix.num_tokens;
+  Take(seq, n);
+  return true;
 }
 
 bool Scheduler::Reserve(Sequence* seq, int64_t n, StepPlan& plan) {
@@ -96,6 +141,7 @@ void Scheduler::Take(Sequence* seq, int64_t n) {
   seq->scheduled_tokens = n;
   scheduled_.push_back(seq);
   budget_ -= n;
+  waiting_.Charge(seq->tenant, seq->weight, n);
 }
 
 void Scheduler::BuildPlan(StepPlan& plan) {

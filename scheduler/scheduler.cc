@@ -41,7 +41,7 @@ AdmitResult Scheduler::Add(Request request) {
   const int64_t prompt_len = static_cast<int64_t>(request.prompt.size());
   const int64_t total = prompt_len + request.max_tokens;
   AdmitResult result = AdmitResult::kAdmitted;
-  if (prompt_len == 0 || request.n < 1 || request.max_tokens < 1 ||
+  if (prompt_len == 0 || request.n < 1 || request.max_tokens < 1 || !(request.weight > 0) ||
       requests_.contains(request.id)) {
     result = AdmitResult::kInvalid;
   } else if ((config_.max_model_len > 0 && total > config_.max_model_len) ||
@@ -66,6 +66,8 @@ AdmitResult Scheduler::Add(Request request) {
   seq->add_order = next_add_order_++;
   seq->queue_deadline = request.queue_deadline;
   seq->salt = request.salt;
+  seq->tenant = request.tenant;
+  seq->weight = request.weight;
   seq->num_unforked = request.n - 1;
   waiting_.PushBack(seq);
   ++totals_.num_admitted;
@@ -130,6 +132,8 @@ void Scheduler::ForkSiblings(Sequence* first) {
     seq->arrival = first->arrival;
     seq->add_order = first->add_order;
     seq->salt = first->salt;
+    seq->tenant = first->tenant;
+    seq->weight = first->weight;
     seq->started = true;
     std::optional<engine::kv::BlockCopy> copy;
     if (num_running() < config_.max_running_seqs) copy = kv_.Fork(first->id, seq->id, shared);

@@ -13,13 +13,20 @@
 //      KV block preempts the lowest-priority, latest-arrived running sequence
 //      (possibly itself): its blocks are freed and it waits again, at the front
 //      of its priority class, keeping its generated tokens.
-//   3. ScheduleRunningPrefills: running sequences part-way through their
-//      prompt get the next chunk (a long prompt spans several steps).
-//   4. AdmitWaiting (only in a step without preemption): waiting sequences in
-//      priority / FCFS order, each starting from its longest cached prefix,
-//      while budget, max_running_seqs and KV blocks allow; the first that does
-//      not fit stops admission (no overtaking).
-//   5. BuildPlan: the StepPlan, decodes first.
+//   3. SchedulePrefills: what is left of the budget goes to
+//      - running sequences part-way through their prompt (the next chunk; a
+//        long prompt spans several steps), and
+//      - admissions (only in a step without preemption): waiting sequences in
+//        priority, fair-share (WaitingQueue) and FCFS order, each starting
+//        from its longest cached prefix, while budget, max_running_seqs and KV
+//        blocks allow; the first that does not fit stops admission (no
+//        overtaking).
+//      Running chunks go first, except that at equal priority a waiting
+//      sequence of a tenant further behind its fair share (smaller virtual
+//      time) goes before a running chunk of a tenant ahead of it, and running
+//      chunks are ordered by their tenant's virtual time too. With one tenant
+//      this is: every running chunk, then admissions.
+//   4. BuildPlan: the StepPlan, decodes first.
 // Update() then advances every scheduled sequence, appends sampled tokens,
 // registers newly full blocks in the prefix cache, forks the siblings of an
 // n > 1 request once its prompt is computed, and frees finished sequences.
@@ -134,8 +141,10 @@ class Scheduler {
   // Schedule() policies.
   void ExpireWaiting(StepPlan& plan);
   void ScheduleDecodes(StepPlan& plan);
-  void ScheduleRunningPrefills(StepPlan& plan);
-  void AdmitWaiting(StepPlan& plan);
+  void SchedulePrefills(StepPlan& plan);
+  std::vector<Sequence*> RunningPrefillOrder() const;
+  bool PrefillChunk(Sequence* seq, StepPlan& plan);  // false: seq preempted itself
+  bool Admit(Sequence* seq, StepPlan& plan);         // false: no KV blocks for it
   void BuildPlan(StepPlan& plan);
   ScheduledSequence PlanEntry(const Sequence& seq) const;
   // Capacity: grows seq's blocks for n more tokens, preempting from the back

@@ -34,11 +34,13 @@ struct Sequence {
   int64_t add_order = 0;  // Add() count of its request: FCFS and "latest arrived"
   std::optional<base::TimePoint> queue_deadline;
   uint64_t salt = 0;
+  uint64_t tenant = 0;  // fair-share accounting (WaitingQueue)
+  double weight = 1.0;
 
   int32_t num_unforked = 0;  // siblings to fork once the prompt is computed
   bool started = false;      // admitted once: the queue deadline no longer applies
   bool running = false;
-  int64_t wait_rank = 0;         // position in its priority class while waiting
+  int64_t wait_rank = 0;         // position in its tenant's queue of its priority while waiting
   int64_t scheduled_tokens = 0;  // in the step being planned
 
   int64_t num_tokens() const { return static_cast<int64_t>(tokens.size()); }

@@ -82,6 +82,24 @@ PrefixId BlockPool::Cache(int32_t block, const BlockKey& key) {
   return m.prefix;
 }
 
+void BlockPool::Scrub(int32_t block) {
+  SURGE_CHECK(block >= 0 && block < num_blocks_ && meta_[block].ref_count == 0);
+  Meta& m = meta_[block];
+  if (m.prefix != kNoPrefix) {
+    auto it = cached_.find(m.hash);
+    if (it != cached_.end() && it->second == block) cached_.erase(it);
+    m.prefix = kNoPrefix;
+  }
+  // Move to the front of the free list (the next to be taken).
+  Unlink(block);
+  Meta& sentinel = meta_[num_blocks_];
+  m.next = sentinel.next;
+  m.prev = num_blocks_;
+  meta_[sentinel.next].prev = block;
+  sentinel.next = block;
+  ++num_free_;
+}
+
 bool BlockPool::Matches(int32_t block, const BlockKey& key) const {
   const Meta& m = meta_[block];
   if (m.prefix == kNoPrefix || m.hash != key.hash || m.salt != key.salt || m.parent != key.parent ||

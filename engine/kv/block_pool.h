@@ -94,6 +94,10 @@ class BlockPool {
   // uncached), or kNoPrefix when a different block in use holds the same
   // hash (a collision: the content is simply not cached).
   PrefixId Cache(int32_t block, const BlockKey& key);
+  // Forgets the content of a free block: it stops being findable and goes
+  // to the least recently used end of the free list, so the next Allocate()
+  // takes it. The caller then owns wiping its KV memory (expired sessions).
+  void Scrub(int32_t block);
 
  private:
   struct Meta {

@@ -154,6 +154,57 @@ void KvCacheManager::Free(base::SequenceId seq) {
   seqs_.erase(it);
 }
 
+PinnedPrefix KvCacheManager::Pin(base::SequenceId seq, std::span<const int32_t> tokens,
+                                 int64_t max_tokens) {
+  const SequenceBlocks& s = Get(seq);
+  const size_t bs = static_cast<size_t>(block_size());
+  PinnedPrefix pin;
+  pin.salt = s.salt;
+  for (size_t b = 0; b < s.hashes.size() && (b + 1) * bs <= tokens.size() &&
+                     static_cast<int64_t>((b + 1) * bs) <= max_tokens;
+       ++b) {
+    // Only blocks findable under this chain are worth holding.
+    if (s.prefixes[b] == kNoPrefix || pool_.prefix_id(s.table[b]) != s.prefixes[b]) break;
+    pool_.Share(s.table[b]);
+    pin.blocks.push_back(s.table[b]);
+  }
+  pin.tokens.assign(tokens.begin(),
+                    tokens.begin() + static_cast<ptrdiff_t>(pin.blocks.size() * bs));
+  return pin;
+}
+
+std::vector<int32_t> KvCacheManager::Unpin(const PinnedPrefix& pin, bool scrub) {
+  std::vector<int32_t> scrubbed;
+  for (auto b = pin.blocks.rbegin(); b != pin.blocks.rend(); ++b) {
+    pool_.Release({&*b, 1});
+    if (scrub && pool_.ref_count(*b) == 0) {
+      pool_.Scrub(*b);
+      scrubbed.push_back(*b);
+    }
+  }
+  return scrubbed;
+}
+
+std::optional<std::vector<int32_t>> KvCacheManager::NewPinnedBlocks(int32_t n) {
+  std::vector<int32_t> blocks;
+  if (!pool_.AllocateInto(n, blocks)) return std::nullopt;
+  return blocks;
+}
+
+void KvCacheManager::CachePinned(const PinnedPrefix& pin) {
+  const size_t bs = static_cast<size_t>(block_size());
+  SURGE_CHECK(pin.tokens.size() == pin.blocks.size() * bs);
+  uint64_t parent_hash = kRootBlockHash;
+  PrefixId parent = kRootPrefix;
+  for (size_t b = 0; b < pin.blocks.size() && parent != kNoPrefix; ++b) {
+    const std::span<const int32_t> block_tokens =
+        std::span<const int32_t>(pin.tokens).subspan(b * bs, bs);
+    const uint64_t hash = hash_(parent_hash, pin.salt, block_tokens);
+    parent = pool_.Cache(pin.blocks[b], {hash, pin.salt, parent, block_tokens});
+    parent_hash = hash;
+  }
+}
+
 std::span<const int32_t> KvCacheManager::BlockTable(base::SequenceId seq) const {
   return Get(seq).table;
 }

@@ -53,6 +53,16 @@ struct BlockCopy {
   int32_t num_slots = 0;
 };
 
+// Full, cached blocks held outside any sequence (a session between turns,
+// a preloaded system prompt): one reference per block, so they cannot be
+// evicted. `tokens` are the blocks' tokens (block_size per block), in order
+// from position 0.
+struct PinnedPrefix {
+  std::vector<int32_t> blocks;
+  std::vector<int32_t> tokens;
+  uint64_t salt = 0;
+};
+
 struct KvCacheStats {
   int32_t num_blocks = 0;
   int32_t num_free_blocks = 0;     // includes cached blocks no sequence uses
@@ -109,6 +119,20 @@ class KvCacheManager {
   // Returns the sequence's blocks to the pool, last block first; full cached
   // blocks stay findable until evicted.
   void Free(base::SequenceId seq);
+
+  // Pins the sequence's leading committed, cached full blocks, at most
+  // max_tokens worth; `tokens` are the sequence's tokens from position 0 (at
+  // least the committed ones).
+  PinnedPrefix Pin(base::SequenceId seq, std::span<const int32_t> tokens, int64_t max_tokens);
+  // Drops a pin. With `scrub`, blocks nobody else holds are forgotten
+  // (BlockPool::Scrub) and returned, so the KV owner can wipe them.
+  std::vector<int32_t> Unpin(const PinnedPrefix& pin, bool scrub);
+  // Restoring a saved pin: NewPinnedBlocks() takes n free blocks (std::nullopt
+  // when fewer are free); the caller writes their KV, then CachePinned()
+  // makes them findable under the pin's tokens and salt. Blocks whose content
+  // another block already holds stay uncached (still pinned, harmless).
+  std::optional<std::vector<int32_t>> NewPinnedBlocks(int32_t n);
+  void CachePinned(const PinnedPrefix& pin);
 
   bool Contains(base::SequenceId seq) const { return seqs_.contains(seq); }
   std::span<const int32_t> BlockTable(base::SequenceId seq) const;
