@@ -9,9 +9,10 @@ BUILD_ASAN := build/asan-ubsan
 BUILD_FUZZ := build/fuzz
 SURGE := $(BUILD_RELEASE)/tools/surge/surge
 MODELS := models
-# The built-in default model. No trained model ships yet, so this is a
-# random-initialised `tiny` llama: it runs the whole engine, but its text is noise.
-DEFAULT_MODEL := $(MODELS)/tiny-llama-q8_0.gguf
+# The built-in default model: a 2.9 MB llama trained with `surge train` on the
+# King James Bible (docs/default-model.md). Toy-sized, but its text is readable.
+DEFAULT_MODEL := $(MODELS)/default/surge-kjv-q8_0.gguf
+DEFAULT_MODEL_NAME := surge-kjv
 PROMPT ?= Once upon a time
 FUZZ_SECONDS ?= 60
 
@@ -26,18 +27,13 @@ build: deps
 	@cmake --preset release >/dev/null
 	@cmake --build $(BUILD_RELEASE) -j $(JOBS) --target surge
 
-$(DEFAULT_MODEL): | build
-	@mkdir -p $(MODELS)
-	@echo "make run: creating a random-initialised tiny model at $@ (no trained default model yet; its output is noise)" >&2
-	@$(SURGE) model init --arch llama --preset tiny --type q8_0 -o $@
-
 PORT ?= 8080
 
-run: build $(DEFAULT_MODEL)
+run: build
 	@echo "make run: serving $(DEFAULT_MODEL) on http://127.0.0.1:$(PORT) (Ctrl-C to stop). Try:"
 	@echo "  curl -s http://127.0.0.1:$(PORT)/v1/chat/completions -H 'Content-Type: application/json' \\"
-	@echo "    -d '{\"model\":\"surge-llama-tiny\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}],\"max_tokens\":32}'"
-	@$(SURGE) serve -m $(DEFAULT_MODEL) --port $(PORT)
+	@echo "    -d '{\"model\":\"$(DEFAULT_MODEL_NAME)\",\"messages\":[{\"role\":\"user\",\"content\":\"And God said\"}],\"max_tokens\":48}'"
+	@$(SURGE) serve -m $(DEFAULT_MODEL) --model-name $(DEFAULT_MODEL_NAME) --port $(PORT)
 
 test: deps check-format check-layering test-dev test-asan
 

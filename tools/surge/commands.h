@@ -14,5 +14,6 @@ using CommandFn = std::function<int()>;
 CommandFn RegisterRun(CLI::App& app);
 CommandFn RegisterModel(CLI::App& app);
 CommandFn RegisterServe(CLI::App& app);
+CommandFn RegisterTrain(CLI::App& app);
 
 }  // namespace surge::cli

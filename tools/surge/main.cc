@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   add("run", "generate text from a prompt, or benchmark the engine (--bench)",
       surge::cli::RegisterRun);
   add("model", "inspect, create and quantize GGUF model files", surge::cli::RegisterModel);
+  add("train", "train a llama model from scratch on a text corpus", surge::cli::RegisterTrain);
 
   try {
     app.parse(argc, argv);
