@@ -15,5 +15,6 @@ CommandFn RegisterRun(CLI::App& app);
 CommandFn RegisterModel(CLI::App& app);
 CommandFn RegisterServe(CLI::App& app);
 CommandFn RegisterTrain(CLI::App& app);
+CommandFn RegisterBench(CLI::App& app);
 
 }  // namespace surge::cli

@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
       surge::cli::RegisterRun);
   add("model", "inspect, create and quantize GGUF model files", surge::cli::RegisterModel);
   add("train", "train a llama model from scratch on a text corpus", surge::cli::RegisterTrain);
+  add("bench", "load an OpenAI-compatible server and report latency and throughput",
+      surge::cli::RegisterBench);
 
   try {
     app.parse(argc, argv);
