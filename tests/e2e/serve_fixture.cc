@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -82,15 +84,41 @@ const std::string& ServeProcess::ModelPath() {
   return path;
 }
 
-ServeProcess::ServeProcess(std::vector<std::string> extra_args) {
+std::string ServeProcess::MakeModel(const std::string& tag, int seed) {
+  // Files made here are removed when the test binary exits.
+  struct Made : std::map<std::string, std::string> {
+    ~Made() {
+      for (const auto& [t, path] : *this) std::filesystem::remove(path);
+    }
+  };
+  static std::mutex mu;
+  static Made made;
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = made.find(tag);
+  if (it != made.end()) return it->second;
+  const std::string p = (std::filesystem::temp_directory_path() /
+                         ("surge_e2e_" + tag + "_" + std::to_string(getpid()) + ".gguf"))
+                            .string();
+  const std::string cmd = Binary() + " model init --arch llama --preset tiny --type q8_0 --seed " +
+                          std::to_string(seed) + " -o " + p + " 2>/dev/null";
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  made[tag] = p;
+  return p;
+}
+
+ServeProcess::ServeProcess(std::vector<std::string> extra_args, int port, bool with_default_model) {
   dir_ = (std::filesystem::temp_directory_path() /
           ("surge_e2e_" + std::to_string(getpid()) + "_" +
            std::to_string(std::chrono::steady_clock::now().time_since_epoch().count())))
              .string();
   std::filesystem::create_directories(dir_);
   const std::string port_file = dir_ + "/port";
-  std::vector<std::string> args = {Binary(), "serve",       "-m",      ModelPath(), "--port",
-                                   "0",      "--port-file", port_file, "--threads", "2"};
+  std::vector<std::string> args = {Binary(),      "serve",   "--port",    std::to_string(port),
+                                   "--port-file", port_file, "--threads", "2"};
+  if (with_default_model) {
+    args.push_back("-m");
+    args.push_back(ModelPath());
+  }
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   const std::string log = dir_ + "/stderr";
   pid_ = fork();

@@ -19,8 +19,13 @@ struct HttpResult {
 
 class ServeProcess {
  public:
-  // Starts `surge serve -m <tiny model> --port 0 <extra_args>` and waits for it.
-  explicit ServeProcess(std::vector<std::string> extra_args = {});
+  // Starts `surge serve -m <tiny model> --port <port> <extra_args>` and waits
+  // for it. Port 0 picks a free port; a fixed port lets a test restart a
+  // replica where a router expects it.
+  // Without the default model (`with_default_model` false) the extra args
+  // name the models (--model NAME=FILE, --models-dir).
+  explicit ServeProcess(std::vector<std::string> extra_args = {}, int port = 0,
+                        bool with_default_model = true);
   ~ServeProcess();  // SIGKILLs if still running
 
   int port() const { return port_; }
@@ -33,6 +38,8 @@ class ServeProcess {
 
   static std::string Binary();
   static const std::string& ModelPath();  // made once per test binary
+  // Another tiny model (its own random weights), made once per tag.
+  static std::string MakeModel(const std::string& tag, int seed);
 
  private:
   pid_t pid_ = -1;

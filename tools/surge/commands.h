@@ -16,5 +16,6 @@ CommandFn RegisterModel(CLI::App& app);
 CommandFn RegisterServe(CLI::App& app);
 CommandFn RegisterTrain(CLI::App& app);
 CommandFn RegisterBench(CLI::App& app);
+CommandFn RegisterRoute(CLI::App& app);
 
 }  // namespace surge::cli

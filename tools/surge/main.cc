@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
   add("train", "train a llama model from scratch on a text corpus", surge::cli::RegisterTrain);
   add("bench", "load an OpenAI-compatible server and report latency and throughput",
       surge::cli::RegisterBench);
+  add("route", "route requests over several replicas (prefix affinity, health, retries)",
+      surge::cli::RegisterRoute);
 
   try {
     app.parse(argc, argv);
