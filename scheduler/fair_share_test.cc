@@ -171,6 +171,26 @@ TEST(FairShareTest, ALightTenantsPromptDoesNotWaitBehindAHeavyTenantsChunks) {
   }
 }
 
+TEST(FairShareTest, TenantsAtParShareAStepsPromptTokens) {
+  // Three newcomers at the same virtual time: their prompts share the first
+  // step (a burst of light tenants is not serialized one step each).
+  Harness::Options o;
+  o.config.max_batch_tokens = 64;
+  Harness h(o);
+  for (int64_t id = 1; id <= 3; ++id) {
+    Request r;
+    r.id = base::RequestId(id);
+    r.prompt = Tokens(6, static_cast<int32_t>(100 * id));
+    r.max_tokens = 2;
+    r.tenant = static_cast<uint64_t>(id);
+    ASSERT_EQ(h.Add(std::move(r)), AdmitResult::kAdmitted);
+  }
+  const testing::StepRecord step1 = h.Step();
+  EXPECT_EQ(step1.sequences, (std::vector<testing::Scheduled>{{1, 6}, {2, 6}, {3, 6}}));
+  ASSERT_TRUE(h.RunUntilIdle());
+  h.ExpectAllEndedCorrectlyAndNoLeaks();
+}
+
 TEST(FairShareTest, NonPositiveWeightIsRefused) {
   Harness h(Harness::Options{});
   for (double w : {0.0, -1.0}) {

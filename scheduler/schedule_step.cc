@@ -44,21 +44,27 @@ void Scheduler::SchedulePrefills(StepPlan& plan) {
   const std::vector<Sequence*> order = RunningPrefillOrder();
   size_t next = 0;
   bool admitting = true;
-  // The prompt tokens of a step belong to one tenant: the first one served
-  // (the furthest behind its fair share). A light tenant's prompt then runs
-  // in a short step instead of one filled with a heavy tenant's prompts.
-  std::optional<uint64_t> step_tenant;
+  // Once a step holds prompt tokens, it takes more only from the first
+  // tenant served and from tenants no further ahead of their fair share than
+  // it was: a light tenant's prompt runs in a short step, not in one filled
+  // with a heavy tenant's prompts, while tenants at par share steps.
+  std::optional<uint64_t> first_tenant;
+  double first_time = 0;
+  auto eligible = [&](const Sequence* seq) {
+    return !first_tenant || seq->tenant == *first_tenant ||
+           waiting_.virtual_time(seq->tenant) <= first_time;
+  };
   while (budget_ > 0) {
-    while (next < order.size() && (!order[next]->running || order[next]->scheduled_tokens > 0 ||
-                                   (step_tenant && order[next]->tenant != *step_tenant))) {
-      ++next;  // preempted, already given tokens this step, or another tenant
+    while (next < order.size() &&
+           (!order[next]->running || order[next]->scheduled_tokens > 0 || !eligible(order[next]))) {
+      ++next;  // preempted, already given tokens this step, or too far ahead
     }
     Sequence* run = next < order.size() ? order[next] : nullptr;
     Sequence* wait = nullptr;
     if (admitting && plan.preempted.empty() && num_running() < config_.max_running_seqs &&
         !waiting_.empty()) {
       wait = waiting_.Next();
-      if (step_tenant && wait->tenant != *step_tenant) wait = nullptr;
+      if (!eligible(wait)) wait = nullptr;
     }
     if (run == nullptr && wait == nullptr) return;
     const bool wait_first =
@@ -66,12 +72,16 @@ void Scheduler::SchedulePrefills(StepPlan& plan) {
                                                waiting_.virtual_time(wait->tenant) <
                                                    waiting_.virtual_time(run->tenant)));
     Sequence* chosen = wait_first ? wait : run;
+    const double chosen_time = waiting_.virtual_time(chosen->tenant);  // before its charge
     if (wait_first) {
       admitting = Admit(wait, plan);
     } else if (!PrefillChunk(run, plan)) {
       next = order.size();  // no KV room left for more chunks
     }
-    if (chosen->scheduled_tokens > 0) step_tenant = chosen->tenant;
+    if (!first_tenant && chosen->scheduled_tokens > 0) {
+      first_tenant = chosen->tenant;
+      first_time = chosen_time;
+    }
   }
 }
 

@@ -24,8 +24,11 @@
 //      Running chunks go first, except that at equal priority a waiting
 //      sequence of a tenant further behind its fair share (smaller virtual
 //      time) goes before a running chunk of a tenant ahead of it, and running
-//      chunks are ordered by their tenant's virtual time too. With one tenant
-//      this is: every running chunk, then admissions.
+//      chunks are ordered by their tenant's virtual time too. Once a step
+//      holds prompt tokens, it takes more only from that first tenant and
+//      tenants no further ahead of their share, so a light tenant's prompt
+//      runs in a short step. With one tenant this is: every running chunk,
+//      then admissions.
 //   4. BuildPlan: the StepPlan, decodes first.
 // Update() then advances every scheduled sequence, appends sampled tokens,
 // registers newly full blocks in the prefix cache, forks the siblings of an

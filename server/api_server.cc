@@ -6,36 +6,27 @@
 #include "base/logging.h"
 #include "server/openai/errors.h"
 #include "server/openai/format.h"
-#include "server/openai/parse.h"
 
 namespace surge::server {
 
-absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Create(engine::Engine& engine,
+absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Create(ModelRegistry& registry,
                                                              ApiOptions options) {
-  std::unique_ptr<ApiServer> s(new ApiServer(engine, std::move(options)));
-  const engine::model::Model& model = engine.model();
-  if (s->options_.model_name.empty()) s->options_.model_name = model.name();
-  if (!s->options_.chat_template.empty()) {
-    auto kind = engine::model::ChatTemplateFromName(s->options_.chat_template);
-    if (!kind) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("unknown --chat-template '", s->options_.chat_template,
-                       "' (known: chatml, llama2, llama3, mistral, gemma, phi3, zephyr)"));
-    }
-    s->chat_template_ = *kind;
-  } else if (absl::StatusOr<std::string> src = model.file().GetString("tokenizer.chat_template");
-             src.ok()) {
-    s->chat_template_ =
-        engine::model::DetectChatTemplate(*src).value_or(engine::model::ChatTemplateKind::kChatML);
-  }
-  s->metrics_ = std::make_unique<ServerMetrics>(engine, s->options_.model_name);
+  std::unique_ptr<ApiServer> s(new ApiServer(registry, std::move(options)));
+  TenantOptions t;
+  t.keys_file = s->options_.keys_file;
+  t.api_keys = s->options_.api_keys;
+  absl::StatusOr<std::unique_ptr<TenantDirectory>> tenants = TenantDirectory::Create(t);
+  if (!tenants.ok()) return tenants.status();
+  s->tenants_ = *std::move(tenants);
+  s->response_cache_ = std::make_unique<ResponseCache>(s->options_.response_cache_bytes);
+  s->metrics_ = std::make_unique<ServerMetrics>(registry, *s->response_cache_);
   s->http_ = std::make_unique<http::HttpServer>(s->options_.http);
   s->Routes();
   return s;
 }
 
-ApiServer::ApiServer(engine::Engine& engine, ApiOptions options)
-    : engine_(engine), options_(std::move(options)), created_(std::time(nullptr)) {}
+ApiServer::ApiServer(ModelRegistry& registry, ApiOptions options)
+    : registry_(registry), options_(std::move(options)), created_(std::time(nullptr)) {}
 
 ApiServer::~ApiServer() { Stop(); }
 
@@ -63,20 +54,47 @@ void ApiServer::RespondError(http::Exchange& ex, const absl::Status& status) {
   ex.Respond(e.http_status, "application/json", openai::ErrorBody(e), std::move(headers));
 }
 
-http::Handler ApiServer::Guard(http::Handler h) {
+void ApiServer::WithModel(std::shared_ptr<http::Exchange> ex, const std::string& model,
+                          std::optional<std::chrono::milliseconds> keep_alive,
+                          std::function<void(std::shared_ptr<ModelLease>)> then) {
+  registry_.Acquire(model, [this, ex, keep_alive, then = std::move(then)](
+                               absl::StatusOr<std::shared_ptr<ModelLease>> lease) mutable {
+    if (lease.ok()) (*lease)->set_keep_alive(keep_alive);
+    ex->Post([this, ex, then = std::move(then), lease = std::move(lease)]() mutable {
+      if (!lease.ok()) return RespondError(*ex, lease.status());
+      if (ex->closed()) return;
+      then(*std::move(lease));  // `then` owns the lease: dropping it ends it
+    });
+  });
+}
+
+http::Handler ApiServer::Guard(TenantHandler h) {
   return [this, h = std::move(h)](std::shared_ptr<http::Exchange> ex) {
-    if (!options_.api_keys.empty()) {
-      std::optional<std::string> auth = ex->request().Header("authorization");
-      bool ok = false;
-      for (const std::string& key : options_.api_keys) {
-        if (auth && *auth == "Bearer " + key) ok = true;
-      }
-      if (!ok) {
-        RespondError(*ex, absl::UnauthenticatedError(
-                              auth ? "invalid API key"
-                                   : "missing API key: send 'Authorization: Bearer KEY'"));
-        return;
-      }
+    std::optional<std::string> auth = ex->request().Header("authorization");
+    std::shared_ptr<Tenant> tenant = tenants_->Authenticate(auth);
+    if (tenant == nullptr) {
+      RespondError(
+          *ex, absl::UnauthenticatedError(
+                   auth ? "invalid API key" : "missing API key: send 'Authorization: Bearer KEY'"));
+      return;
+    }
+    h(std::move(ex), std::move(tenant));
+  };
+}
+
+http::Handler ApiServer::AdminGuard(http::Handler h) {
+  return [this, h = std::move(h)](std::shared_ptr<http::Exchange> ex) {
+    if (options_.admin_key.empty()) {
+      RespondError(*ex, absl::PermissionDeniedError(
+                            "the admin API is off; start surge serve with --admin-key"));
+      return;
+    }
+    std::optional<std::string> auth = ex->request().Header("authorization");
+    if (!auth || *auth != "Bearer " + options_.admin_key) {
+      RespondError(*ex, absl::UnauthenticatedError(
+                            auth ? "invalid admin key"
+                                 : "missing admin key: send 'Authorization: Bearer ADMIN_KEY'"));
+      return;
     }
     h(std::move(ex));
   };
@@ -87,13 +105,36 @@ void ApiServer::Routes() {
   http_->Route("GET", "/metrics", [this](auto ex) {
     ex->Respond(200, "text/plain; version=0.0.4; charset=utf-8", metrics_->Render());
   });
-  http_->Route("GET", "/v1/models", Guard([this](auto ex) { Models(std::move(ex)); }));
-  http_->Route("POST", "/tokenize", Guard([this](auto ex) { Tokenize(std::move(ex)); }));
-  http_->Route("POST", "/detokenize", Guard([this](auto ex) { Detokenize(std::move(ex)); }));
-  http_->Route("POST", "/v1/completions",
-               Guard([this](auto ex) { HandleCompletion(*this, std::move(ex)); }));
-  http_->Route("POST", "/v1/chat/completions",
-               Guard([this](auto ex) { HandleChat(*this, std::move(ex)); }));
+  http_->Route("GET", "/v1/models", Guard([this](auto ex, auto) { Models(std::move(ex)); }));
+  http_->Route("POST", "/tokenize",
+               Guard([this](auto ex, auto) { HandleTokenize(*this, std::move(ex)); }));
+  http_->Route("POST", "/detokenize",
+               Guard([this](auto ex, auto) { HandleDetokenize(*this, std::move(ex)); }));
+  http_->Route("POST", "/v1/completions", Guard([this](auto ex, auto tenant) {
+                 HandleCompletion(*this, std::move(ex), std::move(tenant));
+               }));
+  http_->Route("POST", "/v1/chat/completions", Guard([this](auto ex, auto tenant) {
+                 HandleChat(*this, std::move(ex), std::move(tenant));
+               }));
+  http_->Route("GET", "/admin/models",
+               AdminGuard([this](auto ex) { HandleAdminListModels(*this, std::move(ex)); }));
+  http_->RoutePrefix("POST", "/admin/models/",
+                     AdminGuard([this](auto ex) { HandleAdminModelAction(*this, std::move(ex)); }));
+  ExtraRoutes();
+}
+
+void ApiServer::ExtraRoutes() {
+  RouteGuards guards;
+  guards.admin = [this](http::Handler h) { return AdminGuard(std::move(h)); };
+  guards.user = [this](http::Handler h) -> http::Handler {
+    http::Handler with_key = Guard([h](auto ex, auto) { h(std::move(ex)); });
+    return [this, h, with_key](std::shared_ptr<http::Exchange> ex) {
+      std::optional<std::string> auth = ex->request().Header("authorization");
+      const bool admin = !options_.admin_key.empty() && auth == "Bearer " + options_.admin_key;
+      admin ? h(std::move(ex)) : with_key(std::move(ex));
+    };
+  };
+  for (const RouteHook& add : options_.extra_routes) add(*http_, guards);
 }
 
 void ApiServer::Health(std::shared_ptr<http::Exchange> ex) {
@@ -105,57 +146,16 @@ void ApiServer::Health(std::shared_ptr<http::Exchange> ex) {
 }
 
 void ApiServer::Models(std::shared_ptr<http::Exchange> ex) {
-  openai::ModelCard card;
-  card.id = options_.model_name;
-  card.created = created_;
-  card.max_model_len = engine_.max_context();
-  ex->Respond(200, "application/json", openai::FormatModelList({&card, 1}));
-}
-
-void ApiServer::Tokenize(std::shared_ptr<http::Exchange> ex) {
-  absl::StatusOr<openai::TokenizeRequest> req =
-      openai::ParseTokenizeRequest(ex->request().body, options_.limits);
-  if (!req.ok()) return RespondError(*ex, req.status());
-  if (!req->model.empty() && req->model != options_.model_name) {
-    return RespondError(
-        *ex, openai::WithErrorCode(
-                 absl::NotFoundError(absl::StrCat("the model '", req->model, "' does not exist")),
-                 "model_not_found"));
+  std::vector<openai::ModelCard> cards;
+  for (const ModelStatus& m : registry_.List()) {
+    openai::ModelCard card;
+    card.id = m.name;
+    card.created = created_;
+    card.max_model_len = m.max_context;
+    card.state = ToString(m.state);
+    cards.push_back(std::move(card));
   }
-  const engine::model::Tokenizer& tok = engine_.model().tokenizer();
-  std::vector<int32_t> ids;
-  if (req->text) {
-    ids = tok.Encode(*req->text, req->add_special, /*parse_special=*/true);
-  } else {
-    std::vector<engine::model::ChatMessage> msgs;
-    for (const openai::ChatMessage& m : req->messages) {
-      msgs.push_back({std::string(openai::RoleName(m.role)), m.content});
-    }
-    absl::StatusOr<std::vector<engine::model::ChatPiece>> pieces =
-        engine::model::RenderChatPieces(chat_template_, msgs, req->add_generation_prompt, "", "");
-    if (!pieces.ok()) return RespondError(*ex, pieces.status());
-    std::vector<engine::model::Tokenizer::TextPiece> text;
-    for (const auto& p : *pieces) text.push_back({p.text, !p.is_content});
-    ids = tok.EncodePieces(text, /*add_special=*/false);
-  }
-  ex->Respond(200, "application/json", openai::FormatTokenizeResponse(ids, engine_.max_context()));
-}
-
-void ApiServer::Detokenize(std::shared_ptr<http::Exchange> ex) {
-  absl::StatusOr<openai::DetokenizeRequest> req =
-      openai::ParseDetokenizeRequest(ex->request().body, options_.limits);
-  if (!req.ok()) return RespondError(*ex, req.status());
-  const engine::model::Tokenizer& tok = engine_.model().tokenizer();
-  for (int32_t t : req->tokens) {
-    if (t < 0 || t >= tok.vocab_size()) {
-      return RespondError(
-          *ex, openai::WithParam(
-                   absl::InvalidArgumentError(absl::StrCat(
-                       "token id ", t, " is outside the vocabulary (size ", tok.vocab_size(), ")")),
-                   "tokens"));
-    }
-  }
-  ex->Respond(200, "application/json", openai::FormatDetokenizeResponse(tok.Decode(req->tokens)));
+  ex->Respond(200, "application/json", openai::FormatModelList(cards));
 }
 
 }  // namespace surge::server

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "engine/model/gguf_reader.h"
 #include "engine/model/gguf_writer.h"
 #include "gmock/gmock.h"
@@ -167,7 +168,7 @@ TEST(GgufTest, TensorsOfEveryTypeRoundTripBitwiseAndAligned) {
   GgufWriter w;
   w.SetString("general.architecture", "llama");
   for (size_t i = 0; i < cases.size(); ++i) {
-    ASSERT_TRUE(w.AddTensor("t" + std::to_string(i), cases[i].dims, cases[i].type,
+    ASSERT_TRUE(w.AddTensor(absl::StrCat("t", i), cases[i].dims, cases[i].type,
                             Bytes(cases[i].bytes, static_cast<uint8_t>(i)))
                     .ok());
   }
@@ -181,7 +182,7 @@ TEST(GgufTest, TensorsOfEveryTypeRoundTripBitwiseAndAligned) {
   ASSERT_EQ(f->tensors().size(), cases.size() + 1);
   EXPECT_EQ(f->data_offset() % 32, 0u);
   for (size_t i = 0; i < cases.size(); ++i) {
-    const GgufTensorInfo* t = f->FindTensor("t" + std::to_string(i));
+    const GgufTensorInfo* t = f->FindTensor(absl::StrCat("t", i));
     ASSERT_NE(t, nullptr);
     EXPECT_EQ(t->dims, cases[i].dims);
     EXPECT_EQ(t->type, cases[i].type);

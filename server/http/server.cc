@@ -144,6 +144,11 @@ void HttpServer::Route(std::string method, std::string path, Handler handler) {
   core_->routes.Add(std::move(method), std::move(path), std::move(handler));
 }
 
+void HttpServer::RoutePrefix(std::string method, std::string prefix, Handler handler) {
+  SURGE_CHECK_MSG(!started_, "HttpServer::RoutePrefix() after Start()");
+  core_->routes.AddPrefix(std::move(method), std::move(prefix), std::move(handler));
+}
+
 void HttpServer::SetFallback(Handler handler) {
   SURGE_CHECK_MSG(!started_, "HttpServer::SetFallback() after Start()");
   core_->routes.SetFallback(std::move(handler));

@@ -68,6 +68,10 @@ class HttpServer {
 
   // Exact path match (the target without its query) per method.
   void Route(std::string method, std::string path, Handler handler);
+  // Every path that starts with `prefix` and has no exact route, per method
+  // (e.g. "/admin/models/" for "/admin/models/{name}/load"). The handler
+  // reads the rest of the path from the request.
+  void RoutePrefix(std::string method, std::string prefix, Handler handler);
   // Handles everything no route matches (unknown path or method) instead of
   // the built-in 404/405.
   void SetFallback(Handler handler);

@@ -138,6 +138,43 @@ TEST_F(HttpServerTest, FallbackHandlesEverythingUnrouted) {
   EXPECT_EQ(response->body.rfind("GET /b/c v 127.0.0.1:", 0), 0u) << response->body;
 }
 
+TEST_F(HttpServerTest, PrefixRoutesTakeWhatNoExactRouteDoes) {
+  server_ = std::make_unique<HttpServer>(ServerOptions{.port = 0});
+  auto answer = [](std::string what) {
+    return
+        [what](std::shared_ptr<Exchange> ex) { ex->Respond(200, "", what + ex->request().path); };
+  };
+  server_->Route("GET", "/items/special", answer("exact "));
+  server_->RoutePrefix("POST", "/items/", answer("items "));
+  server_->RoutePrefix("POST", "/items/deep/", answer("deep "));
+  server_->RoutePrefix("POST", "/", answer("root "));
+  ASSERT_TRUE(server_->Start().ok());
+  auto fetch = [&](const std::string& method, const std::string& path) {
+    ClientRequest r = Get(server_->port(), path);
+    r.method = method;
+    return Fetch(r);
+  };
+  struct Case {
+    std::string method, path;
+    int status;
+    std::string body;
+  } cases[] = {
+      {"GET", "/items/special", 200, "exact /items/special"},
+      {"POST", "/items/a/load", 200, "items /items/a/load"},
+      {"POST", "/items/deep/x", 200, "deep /items/deep/x"},  // the longest prefix wins
+      {"POST", "/other", 200, "root /other"},
+      {"GET", "/items/a", 405, ""},  // prefix known, method not
+  };
+  for (const Case& c : cases) {
+    auto r = fetch(c.method, c.path);
+    ASSERT_TRUE(r.ok()) << c.path;
+    EXPECT_EQ(r->status, c.status) << c.method << " " << c.path;
+    if (!c.body.empty()) {
+      EXPECT_EQ(r->body, c.body);
+    }
+  }
+}
+
 TEST_F(HttpServerTest, KeepAliveAndPipelinedRequestsShareOneConnection) {
   StartServer();
   RawConnection connection(port_);

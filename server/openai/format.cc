@@ -45,6 +45,7 @@ Json UsageJson(const Usage& u) {
   j["total_tokens"] = static_cast<int64_t>(u.prompt_tokens) + u.completion_tokens;
   j["prompt_tokens_details"] = Json::object();
   j["prompt_tokens_details"]["cached_tokens"] = u.cached_tokens;
+  if (u.cached_response) j["surge_cached_response"] = true;
   return j;
 }
 
@@ -129,6 +130,7 @@ Json ModelJson(const ModelCard& m) {
   j["created"] = m.created;
   j["owned_by"] = m.owned_by;
   if (m.max_model_len > 0) j["max_model_len"] = m.max_model_len;
+  if (!m.state.empty()) j["state"] = m.state;
   return j;
 }
 

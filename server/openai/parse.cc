@@ -10,6 +10,7 @@
 #include "server/openai/errors.h"
 #include "server/openai/fields.h"
 #include "server/openai/json_util.h"
+#include "server/openai/keep_alive.h"
 
 namespace surge::server::openai {
 namespace {
@@ -127,6 +128,11 @@ absl::Status ParseCommon(const JsonIn& body, const ParseLimits& limits, CommonRe
   r.Int("priority", kInt32Min, kInt32Max, &req->priority);
   SURGE_RETURN_IF_ERROR(r.status());
   SURGE_RETURN_IF_ERROR(ReadStop(r, limits, &req->sampling.stop));
+  if (const JsonIn* v = r.Find("keep_alive")) {
+    absl::StatusOr<std::chrono::milliseconds> keep_alive = ParseKeepAliveJson(*v, "keep_alive");
+    if (!keep_alive.ok()) return keep_alive.status();
+    req->keep_alive = *keep_alive;
+  }
   if (const JsonIn* v = r.Find("stream_options")) {
     if (!v->is_object()) return TypeError("stream_options", "an object", *v);
     if (!req->stream) {

@@ -8,6 +8,7 @@
 // Thread safety: plain values; confine or copy like any struct.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -61,6 +62,9 @@ struct CommonRequest {
   bool include_usage = false;  // stream_options.include_usage (only with stream)
   std::string user;
   int32_t priority = 0;  // extension; lower runs sooner
+  // Extension (Ollama's field): how long the model stays loaded after this
+  // request; negative = forever, 0 = unload when idle. Unset: the model's.
+  std::optional<std::chrono::milliseconds> keep_alive;
 };
 
 // POST /v1/completions. One prompt: text, or token ids in [0, 2^31).
@@ -139,6 +143,9 @@ struct Usage {
   int32_t prompt_tokens = 0;
   int32_t completion_tokens = 0;
   int32_t cached_tokens = 0;  // prompt tokens served from the prefix cache
+  // The whole response was replayed from the response cache (written as
+  // "surge_cached_response": true; absent otherwise).
+  bool cached_response = false;
 };
 
 struct ModelCard {
@@ -146,6 +153,7 @@ struct ModelCard {
   int64_t created = 0;
   std::string owned_by = "surge";
   int64_t max_model_len = 0;  // written when > 0 (vLLM's field)
+  std::string state;          // extension: "ready", "unloaded", ...; written when set
 };
 
 }  // namespace surge::server::openai

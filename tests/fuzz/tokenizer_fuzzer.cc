@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/strings/str_replace.h"
 #include "engine/model/tokenizer.h"
 #include "engine/model/unicode.h"
 
@@ -56,8 +57,7 @@ void CheckIds(const Tokenizer& tok, const std::vector<int32_t>& ids, bool render
 std::string ExpectedRoundTrip(const Tokenizer& tok, std::string_view text) {
   std::string out = SanitizeUtf8(text);
   if (tok.kind() != TokenizerKind::kSpm) return out;
-  for (size_t pos; (pos = out.find("\xE2\x96\x81")) != std::string::npos;) out.replace(pos, 3, " ");
-  return out;
+  return absl::StrReplaceAll(out, {{"\xE2\x96\x81", " "}});
 }
 
 void FuzzText(const Tokenizer& tok, std::string_view text, uint8_t flags) {

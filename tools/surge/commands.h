@@ -17,5 +17,6 @@ CommandFn RegisterServe(CLI::App& app);
 CommandFn RegisterTrain(CLI::App& app);
 CommandFn RegisterBench(CLI::App& app);
 CommandFn RegisterRoute(CLI::App& app);
+CommandFn RegisterJob(CLI::App& app);
 
 }  // namespace surge::cli

@@ -20,7 +20,7 @@ int main(int argc, char** argv) {
     CLI::App* sub = app.add_subcommand(name, help);
     commands.emplace_back(sub, registrar(*sub));
   };
-  add("serve", "serve a model over the OpenAI-compatible HTTP API", surge::cli::RegisterServe);
+  add("serve", "serve models over the OpenAI-compatible HTTP API", surge::cli::RegisterServe);
   add("run", "generate text from a prompt, or benchmark the engine (--bench)",
       surge::cli::RegisterRun);
   add("model", "inspect, create and quantize GGUF model files", surge::cli::RegisterModel);
@@ -29,6 +29,8 @@ int main(int argc, char** argv) {
       surge::cli::RegisterBench);
   add("route", "route requests over several replicas (prefix affinity, health, retries)",
       surge::cli::RegisterRoute);
+  add("job", "run model jobs (train, eval, quantize, deploy) here or on a server",
+      surge::cli::RegisterJob);
 
   try {
     app.parse(argc, argv);

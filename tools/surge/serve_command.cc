@@ -1,6 +1,7 @@
-// `surge serve`: load a model, start its engine, answer the OpenAI API until
-// SIGTERM/SIGINT, then drain: /health turns 503, no new connections, in-flight
-// requests finish (up to --drain-timeout), exit 0.
+// `surge serve`: host one or more models (loaded at start or on demand, under
+// a memory budget), answer the OpenAI API until SIGTERM/SIGINT, then drain:
+// /health turns 503, no new connections, in-flight requests finish (up to
+// --drain-timeout), exit 0.
 #include <signal.h>
 
 #include <chrono>
@@ -11,18 +12,26 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "base/logging.h"
+#include "engine/compute_arbiter.h"
 #include "engine/engine.h"
-#include "engine/model/model.h"
+#include "engine/model/chat_template.h"
 #include "server/api_server.h"
 #include "tools/surge/commands.h"
+#include "tools/surge/serve_jobs.h"
+#include "tools/surge/serve_models.h"
 
 namespace surge::cli {
 namespace {
 
 struct ServeFlags {
-  std::string model_path;
-  std::string model_name;
+  ModelFlags models;
+  JobsFlags jobs;
+  int64_t max_memory_bytes = 0;
+  std::string admin_key;
+  std::string keys_file;
+  int64_t response_cache_bytes = 0;
   std::string host = "127.0.0.1";
   int port = 8080;
   std::string port_file;
@@ -45,6 +54,60 @@ int Fail(const absl::Status& s) {
   return 1;
 }
 
+server::ApiOptions ApiOptionsFrom(const ServeFlags& f) {
+  server::ApiOptions o;
+  o.http.host = f.host;
+  o.http.port = static_cast<uint16_t>(f.port);
+  o.http.io_threads = f.http_threads;
+  o.http.max_body_bytes = static_cast<size_t>(f.max_body_bytes);
+  o.http.read_timeout = std::chrono::milliseconds(f.read_timeout_ms);
+  o.http.max_connections = static_cast<size_t>(f.max_connections);
+  o.api_keys = f.api_keys;
+  o.keys_file = f.keys_file;
+  o.admin_key = f.admin_key;
+  o.response_cache_bytes = f.response_cache_bytes;
+  o.limits.max_tokens_limit = f.max_tokens_limit;
+  o.limits.max_n = f.max_n;
+  if (f.queue_timeout_ms > 0) o.queue_timeout = std::chrono::milliseconds(f.queue_timeout_ms);
+  return o;
+}
+
+// Builds the registry (not started) from the flags.
+absl::StatusOr<std::shared_ptr<server::ModelRegistry>> MakeRegistry(const ServeFlags& f,
+                                                                    const ResolvedModels& models,
+                                                                    server::ModelLoader* loader) {
+  if (!f.chat_template.empty() && !engine::model::ChatTemplateFromName(f.chat_template)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown --chat-template '", f.chat_template,
+                     "' (known: chatml, llama2, llama3, mistral, gemma, phi3, zephyr)"));
+  }
+  if (f.max_memory_bytes < 0) return absl::InvalidArgumentError("--max-memory must be >= 0");
+  engine::EngineConfig ec = f.engine;
+  ec.num_threads = f.threads;
+  // Every model's engine takes turns on the same cores.
+  ec.compute_arbiter = std::make_shared<engine::ComputeArbiter>();
+  server::RegistryOptions ro;
+  ro.max_memory_bytes = f.max_memory_bytes;
+  ro.default_keep_alive = models.default_keep_alive;
+  ro.max_waiters = f.engine.max_queued_requests;
+  *loader = MakeModelLoader(ec, f.chat_template);  // deploy jobs load with it too
+  auto registry = server::ModelRegistry::Create(ro, *loader);
+  for (const server::ModelSpec& spec : models.specs) {
+    SURGE_RETURN_IF_ERROR(registry->Add(spec));
+  }
+  return registry;
+}
+
+void Drain(server::ApiServer& api, double drain_timeout_s) {
+  api.BeginDrain();
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(static_cast<int64_t>(drain_timeout_s * 1000));
+  while (!api.idle() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (!api.idle()) SURGE_LOG_WARN("drain timeout: cancelling the requests still running");
+}
+
 int Serve(const ServeFlags& f) {
   // Signals are taken synchronously by this thread; every thread started
   // from here on inherits the blocked mask.
@@ -55,51 +118,43 @@ int Serve(const ServeFlags& f) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  absl::StatusOr<std::unique_ptr<engine::model::Model>> model =
-      engine::model::Model::Load(f.model_path);
-  if (!model.ok()) return Fail(model.status());
-  engine::EngineConfig ec = f.engine;
-  ec.num_threads = f.threads;
-  absl::StatusOr<std::unique_ptr<engine::Engine>> eng = engine::Engine::Create(**model, ec);
-  if (!eng.ok()) return Fail(eng.status());
-
-  server::ApiOptions o;
-  o.http.host = f.host;
-  o.http.port = static_cast<uint16_t>(f.port);
-  o.http.io_threads = f.http_threads;
-  o.http.max_body_bytes = static_cast<size_t>(f.max_body_bytes);
-  o.http.read_timeout = std::chrono::milliseconds(f.read_timeout_ms);
-  o.http.max_connections = static_cast<size_t>(f.max_connections);
-  o.api_keys = f.api_keys;
-  o.model_name = f.model_name;
-  o.chat_template = f.chat_template;
-  o.limits.max_tokens_limit = f.max_tokens_limit;
-  o.limits.max_n = f.max_n;
-  if (f.queue_timeout_ms > 0) o.queue_timeout = std::chrono::milliseconds(f.queue_timeout_ms);
-  absl::StatusOr<std::unique_ptr<server::ApiServer>> api = server::ApiServer::Create(**eng, o);
+  absl::StatusOr<ResolvedModels> models = ResolveModels(f.models);
+  if (!models.ok()) return Fail(models.status());
+  server::ModelLoader loader;
+  absl::StatusOr<std::shared_ptr<server::ModelRegistry>> registry =
+      MakeRegistry(f, *models, &loader);
+  if (!registry.ok()) return Fail(registry.status());
+  absl::StatusOr<std::unique_ptr<ServeJobs>> jobs = ServeJobs::Create(f.jobs, *registry, loader);
+  if (!jobs.ok()) return Fail(jobs.status());
+  server::ApiOptions api_options = ApiOptionsFrom(f);
+  api_options.extra_routes.push_back((*jobs)->RouteHook());
+  absl::StatusOr<std::unique_ptr<server::ApiServer>> api =
+      server::ApiServer::Create(**registry, api_options);
   if (!api.ok()) return Fail(api.status());
 
-  (*eng)->Start();
+  (*registry)->Start();
+  for (const std::string& name : models->preload) {
+    if (absl::Status s = (*registry)->Preload(name); !s.ok()) return Fail(s);
+  }
   if (absl::Status s = (*api)->Start(); !s.ok()) return Fail(s);
+  (*jobs)->Start(&(*api)->in_flight());
   const uint16_t port = (*api)->port();
   if (!f.port_file.empty()) std::ofstream(f.port_file) << port << "\n";
-  const auto& c = (*model)->config();
-  SURGE_LOG_INFO("serving '{}' ({} {} layers, context {}) on http://{}:{} with {} compute threads",
-                 (*api)->options().model_name, std::string(c.arch.name), c.n_layers,
-                 (*eng)->max_context(), f.host, port, (*eng)->config().num_threads);
+  std::string names;
+  for (const server::ModelSpec& spec : models->specs) {
+    absl::StrAppend(&names, names.empty() ? "" : ", ", spec.name);
+  }
+  SURGE_LOG_INFO("serving {} model(s) [{}] on http://{}:{} ({} preloaded, memory budget {})",
+                 models->specs.size(), names, f.host, port, models->preload.size(),
+                 f.max_memory_bytes > 0 ? std::to_string(f.max_memory_bytes) + " bytes" : "none");
 
   int sig = 0;
   sigwait(&signals, &sig);
   SURGE_LOG_INFO("received {}: draining (up to {} s)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
                  f.drain_timeout_s);
-  (*api)->BeginDrain();
-  const auto deadline = std::chrono::steady_clock::now() +
-                        std::chrono::milliseconds(static_cast<int64_t>(f.drain_timeout_s * 1000));
-  while (!(*api)->idle() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  if (!(*api)->idle()) SURGE_LOG_WARN("drain timeout: cancelling the requests still running");
-  (*eng)->Stop();  // ends whatever is left with a terminal event
+  Drain(**api, f.drain_timeout_s);
+  (*jobs)->Stop();      // running jobs stop; resumable ones continue at the next start
+  (*registry)->Stop();  // ends whatever is left with a terminal event
   std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let final writes flush
   (*api)->Stop();
   SURGE_LOG_INFO("stopped");
@@ -113,9 +168,39 @@ CommandFn RegisterServe(CLI::App& app) {
   app.set_config("--config", "", "read flags from a TOML/INI file (keys are flag names)");
   // Every flag can also come from SURGE_<FLAG> in the environment.
   auto env = [](CLI::Option* o, const std::string& name) { return o->envname("SURGE_" + name); };
-  env(app.add_option("-m,--model", f->model_path, "GGUF model file")->required(), "MODEL");
-  env(app.add_option("--model-name", f->model_name, "model id for clients (default: general.name)"),
+  env(app.add_option("-m,--model", f->models.models,
+                     "model: FILE (loaded at start, kept loaded) or NAME=FILE (loaded on first "
+                     "request); repeatable"),
+      "MODEL");
+  env(app.add_option("--model-name", f->models.model_name,
+                     "name of the -m FILE model for clients (default: general.name)"),
       "MODEL_NAME");
+  env(app.add_option("--models-dir", f->models.models_dir,
+                     "serve every .gguf in DIR, named after the file (loaded on demand)"),
+      "MODELS_DIR");
+  env(app.add_option("--preload-model", f->models.preload, "load this model at start (repeatable)"),
+      "PRELOAD_MODEL");
+  env(app.add_option("--keep-alive", f->models.keep_alive,
+                     "how long an idle model stays loaded: 5m, 1h, 30s, 0 (unload when idle), "
+                     "-1 (forever); default 5m (-m FILE: forever); requests may set keep_alive"),
+      "KEEP_ALIVE");
+  env(app.add_option("--max-memory", f->max_memory_bytes,
+                     "memory budget for loaded models in bytes (weights + KV cache); loading past "
+                     "it unloads the least recently used idle model (0 = no budget)")
+          ->capture_default_str(),
+      "MAX_MEMORY");
+  env(app.add_option("--admin-key", f->admin_key,
+                     "key for the admin API (/admin/models...); none = admin API off"),
+      "ADMIN_KEY");
+  env(app.add_option("--keys-file", f->keys_file,
+                     "JSON file of tenants: keys, weight, quotas (re-read when it changes; see "
+                     "server/README.md)"),
+      "KEYS_FILE");
+  env(app.add_option("--response-cache-bytes", f->response_cache_bytes,
+                     "bytes for cached answers of deterministic requests (temperature 0 or a "
+                     "seed); 0 = off")
+          ->capture_default_str(),
+      "RESPONSE_CACHE_BYTES");
   env(app.add_option("--host", f->host, "address to listen on")->capture_default_str(), "HOST");
   env(app.add_option("--port", f->port, "port (0 = any free port)")->capture_default_str(), "PORT");
   app.add_option("--port-file", f->port_file, "write the bound port to this file");
@@ -174,6 +259,7 @@ CommandFn RegisterServe(CLI::App& app) {
           ->capture_default_str(),
       "MAX_TOKENS_LIMIT");
   env(app.add_option("--max-n", f->max_n, "largest accepted n")->capture_default_str(), "MAX_N");
+  AddJobsFlags(app, &f->jobs);
   return [f]() -> int { return Serve(*f); };
 }
 

@@ -1,0 +1,170 @@
+#include "tools/surge/serve_models.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <system_error>
+
+#include "absl/strings/str_cat.h"
+#include "engine/kv/kv_cache.h"
+#include "engine/model/gguf_reader.h"
+#include "engine/model/model.h"
+#include "server/openai/keep_alive.h"
+
+namespace surge::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+absl::Status CheckFile(const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) {
+    return absl::NotFoundError(absl::StrCat("model file '", path, "' does not exist"));
+  }
+  return absl::OkStatus();
+}
+
+// general.name, or the file stem (what Model::name() gives, without loading).
+std::string NameInFile(const std::string& path) {
+  absl::StatusOr<std::unique_ptr<engine::model::GgufFile>> file =
+      engine::model::GgufFile::Open(path);
+  if (file.ok()) {
+    absl::StatusOr<std::string> name = (*file)->GetString("general.name");
+    if (name.ok() && !name->empty()) return *name;
+  }
+  return fs::path(path).stem().string();
+}
+
+// KV-cache bytes Engine::Create() allocates for this model and config.
+int64_t KvBytes(const engine::model::ModelConfig& mc, const engine::EngineConfig& c) {
+  const int64_t context = c.max_context > 0 ? c.max_context : mc.n_ctx_train;
+  const engine::kv::KvCacheShape shape{mc.n_layers, mc.n_kv_heads, mc.head_dim, c.block_size, 1};
+  int64_t bytes = c.kv_cache_bytes;
+  if (bytes <= 0) {
+    const int64_t blocks = (context + c.block_size - 1) / c.block_size;
+    bytes = blocks * std::max<int64_t>(1, c.max_running_seqs / 4) * shape.bytes_per_block();
+  }
+  return bytes / shape.bytes_per_block() * shape.bytes_per_block();
+}
+
+absl::StatusOr<int64_t> EstimateBytes(const std::string& path, const engine::EngineConfig& c) {
+  absl::StatusOr<std::unique_ptr<engine::model::GgufFile>> file =
+      engine::model::GgufFile::Open(path);
+  if (!file.ok()) return file.status();
+  absl::StatusOr<engine::model::ModelConfig> mc = engine::model::ReadModelConfig(**file);
+  if (!mc.ok()) return mc.status();
+  std::error_code ec;
+  const int64_t file_bytes = static_cast<int64_t>(fs::file_size(path, ec));
+  if (ec) return absl::NotFoundError(absl::StrCat("cannot stat '", path, "'"));
+  return file_bytes + KvBytes(*mc, c);
+}
+
+absl::Status AddDirectory(const std::string& dir, std::optional<std::chrono::milliseconds> keep,
+                          ResolvedModels& out) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    return absl::NotFoundError(absl::StrCat("--models-dir '", dir, "' is not a directory"));
+  }
+  std::vector<fs::path> files;
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.is_regular_file(ec) && entry.path().extension() == ".gguf") {
+      files.push_back(entry.path());
+    }
+  }
+  std::sort(files.begin(), files.end());
+  for (const fs::path& p : files) {
+    const std::string name = p.stem().string();
+    const bool known = std::any_of(out.specs.begin(), out.specs.end(),
+                                   [&](const server::ModelSpec& s) { return s.name == name; });
+    if (!known) out.specs.push_back({name, p.string(), keep});
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<ResolvedModels> ResolveModels(const ModelFlags& f) {
+  ResolvedModels out;
+  std::optional<std::chrono::milliseconds> keep;
+  if (!f.keep_alive.empty()) {
+    absl::StatusOr<std::chrono::milliseconds> k = server::openai::ParseKeepAliveText(f.keep_alive);
+    if (!k.ok())
+      return absl::InvalidArgumentError(absl::StrCat("--keep-alive: ", k.status().message()));
+    keep = *k;
+    out.default_keep_alive = *k;
+  }
+  int bare = 0;
+  for (const std::string& m : f.models) {
+    const size_t eq = m.find('=');
+    const bool named =
+        eq != std::string::npos && eq > 0 && m.substr(0, eq).find('/') == std::string::npos;
+    const std::string path = named ? m.substr(eq + 1) : m;
+    SURGE_RETURN_IF_ERROR(CheckFile(path));
+    server::ModelSpec spec{named ? m.substr(0, eq) : "", path, keep};
+    if (!named) {
+      ++bare;
+      spec.name = f.model_name.empty() ? NameInFile(path) : f.model_name;
+      // As before multi-model hosting: a bare -m FILE stays loaded.
+      if (!keep) spec.keep_alive = std::chrono::milliseconds(-1);
+      out.preload.push_back(spec.name);
+    }
+    for (const server::ModelSpec& s : out.specs) {
+      if (s.name == spec.name) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("model name '", spec.name, "' is used twice"));
+      }
+    }
+    out.specs.push_back(std::move(spec));
+  }
+  if (!f.model_name.empty() && bare != 1) {
+    return absl::InvalidArgumentError("--model-name names the one model given as -m FILE");
+  }
+  if (!f.models_dir.empty()) SURGE_RETURN_IF_ERROR(AddDirectory(f.models_dir, keep, out));
+  if (out.specs.empty()) {
+    return absl::InvalidArgumentError(
+        "no model: give -m FILE, --model NAME=FILE (repeatable) or --models-dir DIR");
+  }
+  for (const std::string& name : f.preload) {
+    const bool known = std::any_of(out.specs.begin(), out.specs.end(),
+                                   [&](const server::ModelSpec& s) { return s.name == name; });
+    if (!known) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--preload-model '", name, "' is not a model"));
+    }
+    if (std::find(out.preload.begin(), out.preload.end(), name) == out.preload.end()) {
+      out.preload.push_back(name);
+    }
+  }
+  return out;
+}
+
+server::ModelLoader MakeModelLoader(engine::EngineConfig config, std::string chat_template) {
+  server::ModelLoader loader;
+  loader.estimate_bytes = [config](const server::ModelSpec& spec) {
+    return EstimateBytes(spec.path, config);
+  };
+  loader.load =
+      [config, chat_template](
+          const server::ModelSpec& spec) -> absl::StatusOr<std::unique_ptr<server::LoadedModel>> {
+    auto loaded = std::make_unique<server::LoadedModel>();
+    absl::StatusOr<std::unique_ptr<engine::model::Model>> model =
+        engine::model::Model::Load(spec.path);
+    if (!model.ok()) return model.status();
+    loaded->model = *std::move(model);
+    absl::StatusOr<engine::model::ChatTemplateKind> tmpl =
+        server::ChooseChatTemplate(*loaded->model, chat_template);
+    if (!tmpl.ok()) return tmpl.status();
+    loaded->chat_template = *tmpl;
+    absl::StatusOr<std::unique_ptr<engine::Engine>> eng =
+        engine::Engine::Create(*loaded->model, config);
+    if (!eng.ok()) return eng.status();
+    loaded->engine = *std::move(eng);
+    std::error_code ec;
+    loaded->bytes = static_cast<int64_t>(fs::file_size(spec.path, ec)) +
+                    KvBytes(loaded->model->config(), loaded->engine->config());
+    loaded->engine->Start();
+    return loaded;
+  };
+  return loader;
+}
+
+}  // namespace surge::cli
