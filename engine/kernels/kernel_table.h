@@ -65,6 +65,7 @@ struct OpsTable {
   void (*rope)(float* x, int n_heads, int head_dim, int64_t pos, float freq_base, RopeStyle style);
   void (*silu_mul)(const float* gate, const float* up, int64_t n, float* out);
   void (*add)(float* y, const float* x, int64_t n);
+  void (*to_half)(const float* x, int64_t n, uint16_t* out);
   void (*attend)(const float* q, const PagedKv& kv, int kv_head, int64_t n_ctx, float scale,
                  float* scores, float* out);
 };

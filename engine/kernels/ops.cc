@@ -59,6 +59,8 @@ void SiluMul(const float* gate, const float* up, int64_t n, float* out) {
 
 void Add(float* y, const float* x, int64_t n) { internal::ActiveOps().add(y, x, n); }
 
+void ToHalf(const float* x, int64_t n, uint16_t* out) { internal::ActiveOps().to_half(x, n, out); }
+
 void AttendPaged(const float* q, const PagedKv& kv, int kv_head, int64_t n_ctx, float scale,
                  float* scores, float* out) {
   internal::ActiveOps().attend(q, kv, kv_head, n_ctx, scale, scores, out);

@@ -77,6 +77,11 @@ void SiluMul(const float* gate, const float* up, int64_t n, float* out);
 // y[i] += x[i].
 void Add(float* y, const float* x, int64_t n);
 
+// out[i] = x[i] as IEEE fp16 bits, rounded to nearest even: FloatToHalf()
+// element by element (the SIMD paths use the hardware conversion, which
+// rounds and quiets NaNs the same way). For K/V rows written to the cache.
+void ToHalf(const float* x, int64_t n, uint16_t* out);
+
 // One attention head of one query over a paged K/V history (fp16 cache).
 // The cache of one layer is laid out [block][kv_head][slot][head_dim]; the
 // history is positions 0..n_ctx-1, position p living in block

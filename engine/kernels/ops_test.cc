@@ -5,11 +5,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <vector>
 
 #include "engine/kernels/kernels_test_util.h"
+#include "engine/kernels/quantize.h"
 #include "gtest/gtest.h"
 
 namespace surge::engine::kernels {
@@ -79,6 +81,61 @@ TEST(OpsTest, RmsNormSiluMulAdd) {
       }
       if (g[i] < -80) {
         EXPECT_NEAR(out[i], 0.0f, 1e-30f);
+      }
+    }
+  }
+}
+
+// Bit for bit, on the values where rounding is delicate: ties, the subnormal
+// range, the edge of overflow, signed zeros, infinities and NaN payloads.
+TEST(OpsTest, ToHalfMatchesFloatToHalfBitwise) {
+  std::vector<float> x = RandomFloats(1000, 5, 4.0f);
+  for (float v : {0.0f,
+                  -0.0f,
+                  1.0f,
+                  -2.5f,
+                  65504.0f,
+                  65519.0f,
+                  65520.0f,
+                  -1e6f,
+                  6e-8f,
+                  3e-8f,
+                  2.98e-8f,
+                  1e-5f,
+                  -6.1e-5f,
+                  6.1035156e-05f,
+                  1e-40f,
+                  1.00048828125f,
+                  1.00146484375f,
+                  2049.0f,
+                  2051.0f,
+                  std::numeric_limits<float>::infinity(),
+                  -std::numeric_limits<float>::infinity()}) {
+    x.push_back(v);
+  }
+  for (uint32_t bits : {0x7fc00000u, 0x7f800001u, 0xffa5a5a5u, 0x7fbfffffu}) {
+    float nan;
+    std::memcpy(&nan, &bits, 4);
+    x.push_back(nan);
+  }
+  std::mt19937 rng(7);
+  for (int i = 0; i < 4000; ++i) {  // every exponent, random mantissas
+    const uint32_t bits = rng();
+    float v;
+    std::memcpy(&v, &bits, 4);
+    x.push_back(v);
+  }
+  std::vector<uint16_t> want(x.size());
+  for (size_t i = 0; i < x.size(); ++i) want[i] = FloatToHalf(x[i]);
+  for (Isa isa : testing::SupportedSimdIsas()) {
+    ScopedIsa scope(isa);
+    for (int64_t n :
+         {int64_t{1}, int64_t{7}, int64_t{16}, int64_t{33}, static_cast<int64_t>(x.size())}) {
+      std::vector<uint16_t> got(static_cast<size_t>(n), 0xdead);
+      ToHalf(x.data(), n, got.data());
+      for (int64_t i = 0; i < n; ++i) {
+        ASSERT_EQ(got[i], want[i])
+            << "isa " << static_cast<int>(isa) << " x=" << x[i] << " i=" << i;
       }
     }
   }

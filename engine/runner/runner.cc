@@ -178,8 +178,8 @@ void Runner::WriteKv(int il) {
     const int32_t slot = static_cast<int32_t>(pos % bs);
     for (int g = 0; g < config_.n_kv_heads; ++g) {
       const int64_t off = cache_.Offset(block, g, slot);
-      kernels::QuantizeRow(kernels::DType::kF16, &k_[t * kvd + g * hd], hd, kc + off);
-      kernels::QuantizeRow(kernels::DType::kF16, &v_[t * kvd + g * hd], hd, vc + off);
+      kernels::ToHalf(&k_[t * kvd + g * hd], hd, kc + off);
+      kernels::ToHalf(&v_[t * kvd + g * hd], hd, vc + off);
     }
   });
 }

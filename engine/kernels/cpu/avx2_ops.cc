@@ -66,6 +66,15 @@ void Add(float* y, const float* x, int64_t n) {
   for (; i < n; ++i) y[i] += x[i];
 }
 
+void ToHalf(const float* x, int64_t n, uint16_t* out) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+  }
+  reference::ToHalf(x + i, n - i, out + i);
+}
+
 // ---- Paged attention (head_dim % 8 == 0) --------------------------------------
 
 __m256 LoadHalf8(const uint16_t* p) {
@@ -152,6 +161,7 @@ const OpsTable& Avx2Ops() {
       .rope = RopeTable,
       .silu_mul = SiluMul,
       .add = Add,
+      .to_half = ToHalf,
       .attend = AttendPaged,
   };
   return table;

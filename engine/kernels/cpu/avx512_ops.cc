@@ -75,6 +75,19 @@ void Add(float* y, const float* x, int64_t n) {
   }
 }
 
+void ToHalf(const float* x, int64_t n, uint16_t* out) {
+  constexpr int kRound = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i),
+                        _mm512_cvtps_ph(_mm512_loadu_ps(x + i), kRound));
+  }
+  if (i < n) {
+    const __mmask16 m = TailMask(n - i);
+    _mm256_mask_storeu_epi16(out + i, m, _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, x + i), kRound));
+  }
+}
+
 // ---- Paged attention ---------------------------------------------------------
 
 // 16 or (tail) 8 fp16 values at p as f32; the upper 8 lanes of a tail are 0.
@@ -202,6 +215,7 @@ const OpsTable& Avx512Ops() {
       .rope = RopeTable,
       .silu_mul = SiluMul,
       .add = Add,
+      .to_half = ToHalf,
       .attend = AttendPaged,
   };
   return table;

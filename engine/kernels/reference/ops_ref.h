@@ -27,6 +27,7 @@ void RmsNorm(const float* x, const float* weight, int64_t n, float eps, float* o
 void Rope(float* x, int n_heads, int head_dim, int64_t pos, float freq_base, RopeStyle style);
 void SiluMul(const float* gate, const float* up, int64_t n, float* out);
 void Add(float* y, const float* x, int64_t n);
+void ToHalf(const float* x, int64_t n, uint16_t* out);
 void AttendPaged(const float* q, const PagedKv& kv, int kv_head, int64_t n_ctx, float scale,
                  float* scores, float* out);
 

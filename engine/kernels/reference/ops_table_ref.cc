@@ -13,6 +13,7 @@ const OpsTable& ReferenceOps() {
       .rope = reference::Rope,
       .silu_mul = reference::SiluMul,
       .add = reference::Add,
+      .to_half = reference::ToHalf,
       .attend = reference::AttendPaged,
   };
   return table;
