@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/api_server.h"
+#include "server/chat_prompt.h"
 #include "server/generation_call.h"
 #include "server/openai/errors.h"
 #include "server/openai/parse.h"
@@ -41,7 +42,7 @@ bool Admit(ApiServer& server, const std::shared_ptr<http::Exchange>& ex, const R
   }
   in.ticket = std::make_shared<QuotaTicket>(*std::move(ticket));
   in.common = req;
-  if (server.response_cache().enabled()) {
+  if (server.response_cache().enabled() && req.session_id.empty()) {
     in.cache_key = ResponseCacheKey(req, in.tenant->name(), server.registry().FileOf(req.model));
     if (in.cache_key) {
       if (std::shared_ptr<const CachedResponse> hit =
@@ -73,24 +74,15 @@ void TokenizeCompletion(ApiServer& server, std::shared_ptr<http::Exchange> ex,
 void TokenizeChat(ApiServer& server, std::shared_ptr<http::Exchange> ex,
                   std::shared_ptr<GenerationInput> in, const openai::ChatRequest& req,
                   std::shared_ptr<ModelLease> lease) {
-  const engine::model::Tokenizer& tok = lease->engine().model().tokenizer();
   std::vector<engine::model::ChatMessage> msgs;
   for (const openai::ChatMessage& m : req.messages) {
     msgs.push_back({std::string(openai::RoleName(m.role)), m.content});
   }
-  const auto& vocab = tok.vocab();
-  const std::string bos = vocab.add_bos && vocab.bos_id >= 0 ? vocab.tokens[vocab.bos_id] : "";
-  const std::string eos = vocab.eos_id >= 0 ? vocab.tokens[vocab.eos_id] : "";
-  absl::StatusOr<std::vector<engine::model::ChatPiece>> pieces = engine::model::RenderChatPieces(
-      lease->model().chat_template, msgs, req.add_generation_prompt, bos, eos);
-  if (!pieces.ok()) {
-    return server.RespondError(*ex, openai::WithParam(pieces.status(), "messages"));
-  }
-  // Template text may carry control tokens; message content never does.
-  std::vector<engine::model::Tokenizer::TextPiece> text;
-  for (const engine::model::ChatPiece& piece : *pieces)
-    text.push_back({piece.text, !piece.is_content});
-  in->prompt = tok.EncodePieces(text, /*add_special=*/false);
+  absl::StatusOr<std::vector<int32_t>> ids =
+      EncodeChat(lease->engine().model().tokenizer(), lease->model().chat_template, msgs,
+                 req.add_generation_prompt, /*add_special=*/true);
+  if (!ids.ok()) return server.RespondError(*ex, openai::WithParam(ids.status(), "messages"));
+  in->prompt = *std::move(ids);
   StartGeneration(server, std::move(ex), std::move(*in), std::move(lease));
 }
 

@@ -198,6 +198,7 @@ engine::GenerationRequest EngineRequest(const ApiServer& server, const Generatio
   r.tenant = in.tenant->salt();
   r.tenant_weight = in.tenant->weight();
   if (server.options().queue_timeout) r.queue_timeout = *server.options().queue_timeout;
+  r.session_id = in.common.session_id;
   r.prompt = in.prompt;
   return r;
 }

@@ -2,6 +2,7 @@
 // leased, and loaded if needed, like for a generation).
 #include "absl/strings/str_cat.h"
 #include "server/api_server.h"
+#include "server/chat_prompt.h"
 #include "server/openai/errors.h"
 #include "server/openai/format.h"
 #include "server/openai/parse.h"
@@ -27,12 +28,10 @@ void Tokenize(ApiServer& server, http::Exchange& ex, const openai::TokenizeReque
     for (const openai::ChatMessage& m : req.messages) {
       msgs.push_back({std::string(openai::RoleName(m.role)), m.content});
     }
-    absl::StatusOr<std::vector<engine::model::ChatPiece>> pieces = engine::model::RenderChatPieces(
-        lease.model().chat_template, msgs, req.add_generation_prompt, "", "");
-    if (!pieces.ok()) return server.RespondError(ex, pieces.status());
-    std::vector<engine::model::Tokenizer::TextPiece> text;
-    for (const auto& p : *pieces) text.push_back({p.text, !p.is_content});
-    ids = tok.EncodePieces(text, /*add_special=*/false);
+    absl::StatusOr<std::vector<int32_t>> chat = EncodeChat(
+        tok, lease.model().chat_template, msgs, req.add_generation_prompt, req.add_special);
+    if (!chat.ok()) return server.RespondError(ex, chat.status());
+    ids = *std::move(chat);
   }
   ex.Respond(200, "application/json",
              openai::FormatTokenizeResponse(ids, lease.engine().max_context()));

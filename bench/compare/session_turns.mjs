@@ -5,7 +5,10 @@
 // so its TTFT stays flat as the history grows.
 //
 //   node bench/compare/session_turns.mjs --url http://127.0.0.1:8080 \
-//        [--turns 10] [--pressure 3] [--words 60] [--max-tokens 32]
+//        [--turns 10] [--pressure 3] [--words 60] [--max-tokens 32] [--think-ms 2000]
+//
+// --think-ms is the user's pause between an answer and the next question:
+// the time in which the background load can evict an idle conversation.
 //
 // Prints one JSON object: per mode ("session", "no_session") the turns'
 // {prompt_tokens, cached_tokens, ttft_ms}.
@@ -17,6 +20,7 @@ const {values: opt} = parseArgs({options: {
   pressure: {type: "string", default: "3"},
   words: {type: "string", default: "60"},
   "max-tokens": {type: "string", default: "32"},
+  "think-ms": {type: "string", default: "2000"},
   model: {type: "string"},
 }});
 const turns = Number(opt.turns), pressure = Number(opt.pressure);
@@ -63,6 +67,7 @@ async function conversation(session) {
     if (session) body.session_id = session;
     const r = await chat(body);
     messages.push({role: "assistant", content: r.reply});
+    await new Promise((done) => setTimeout(done, Number(opt["think-ms"])));
     out.push({turn: t + 1, prompt_tokens: r.usage?.prompt_tokens,
               cached_tokens: r.usage?.prompt_tokens_details?.cached_tokens ?? 0,
               ttft_ms: Math.round(r.ttft ?? -1)});

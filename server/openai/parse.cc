@@ -126,7 +126,15 @@ absl::Status ParseCommon(const JsonIn& body, const ParseLimits& limits, CommonRe
   r.Bool("stream", &req->stream);
   r.String("user", &req->user);
   r.Int("priority", kInt32Min, kInt32Max, &req->priority);
+  r.String("session_id", &req->session_id);
   SURGE_RETURN_IF_ERROR(r.status());
+  if (req->session_id.size() > kMaxSessionIdBytes) {
+    return ValueError("session_id", absl::StrCat("'session_id' is ", req->session_id.size(),
+                                                 " bytes; the limit is ", kMaxSessionIdBytes));
+  }
+  if (!req->session_id.empty() && req->sampling.n != 1) {
+    return ValueError("session_id", "'session_id' needs n = 1 (one conversation, one answer)");
+  }
   SURGE_RETURN_IF_ERROR(ReadStop(r, limits, &req->sampling.stop));
   if (const JsonIn* v = r.Find("keep_alive")) {
     absl::StatusOr<std::chrono::milliseconds> keep_alive = ParseKeepAliveJson(*v, "keep_alive");

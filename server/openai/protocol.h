@@ -65,7 +65,13 @@ struct CommonRequest {
   // Extension (Ollama's field): how long the model stays loaded after this
   // request; negative = forever, 0 = unload when idle. Unset: the model's.
   std::optional<std::chrono::milliseconds> keep_alive;
+  // Extension: binds the request to a conversation whose KV cache stays
+  // pinned between turns (--session-max-tokens, --session-ttl), scoped to the
+  // tenant. 1..kMaxSessionIdBytes bytes; needs n = 1. "": no session.
+  std::string session_id;
 };
+
+inline constexpr size_t kMaxSessionIdBytes = 256;
 
 // POST /v1/completions. One prompt: text, or token ids in [0, 2^31).
 struct CompletionRequest : CommonRequest {

@@ -18,6 +18,7 @@
 #include "engine/engine.h"
 #include "engine/model/chat_template.h"
 #include "server/api_server.h"
+#include "server/openai/keep_alive.h"
 #include "tools/surge/commands.h"
 #include "tools/surge/serve_jobs.h"
 #include "tools/surge/serve_models.h"
@@ -30,6 +31,9 @@ struct ServeFlags {
   JobsFlags jobs;
   int64_t max_memory_bytes = 0;
   std::string admin_key;
+  std::string session_dir;
+  std::string session_ttl = "30m";
+  std::string preload_file;
   std::string keys_file;
   int64_t response_cache_bytes = 0;
   std::string host = "127.0.0.1";
@@ -90,7 +94,26 @@ absl::StatusOr<std::shared_ptr<server::ModelRegistry>> MakeRegistry(const ServeF
   ro.max_memory_bytes = f.max_memory_bytes;
   ro.default_keep_alive = models.default_keep_alive;
   ro.max_waiters = f.engine.max_queued_requests;
-  *loader = MakeModelLoader(ec, f.chat_template);  // deploy jobs load with it too
+  LoaderOptions lo;
+  if (!f.session_ttl.empty()) {
+    absl::StatusOr<std::chrono::milliseconds> ttl =
+        server::openai::ParseKeepAliveText(f.session_ttl);
+    if (!ttl.ok() || *ttl <= std::chrono::milliseconds(0)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--session-ttl '", f.session_ttl, "' is not a positive duration (30m, 2h, 90s)"));
+    }
+    ec.sessions.ttl = *ttl;
+  }
+  if (ec.sessions.max_tokens <= 0) {
+    return absl::InvalidArgumentError("--session-max-tokens must be > 0");
+  }
+  lo.engine = ec;
+  lo.chat_template = f.chat_template;
+  lo.session_dir = f.session_dir;
+  if (!f.preload_file.empty()) {
+    SURGE_ASSIGN_OR_RETURN(lo.preload, server::ParsePreloadFile(f.preload_file));
+  }
+  *loader = MakeModelLoader(std::move(lo));  // deploy jobs load with it too
   auto registry = server::ModelRegistry::Create(ro, *loader);
   for (const server::ModelSpec& spec : models.specs) {
     SURGE_RETURN_IF_ERROR(registry->Add(spec));
@@ -201,6 +224,22 @@ CommandFn RegisterServe(CLI::App& app) {
                      "seed); 0 = off")
           ->capture_default_str(),
       "RESPONSE_CACHE_BYTES");
+  env(app.add_option("--session-dir", f->session_dir,
+                     "save sessions (session_id) here when idle and at shutdown; restored at "
+                     "start (\"\" = memory only)"),
+      "SESSION_DIR");
+  env(app.add_option("--session-ttl", f->session_ttl,
+                     "a session idle this long is dropped and its KV blocks zeroed (30m, 2h)")
+          ->capture_default_str(),
+      "SESSION_TTL");
+  env(app.add_option("--session-max-tokens", f->engine.sessions.max_tokens,
+                     "tokens of KV cache one session keeps pinned at most")
+          ->capture_default_str(),
+      "SESSION_MAX_TOKENS");
+  env(app.add_option("--preload", f->preload_file,
+                     "JSON Lines file of system prompts to compute and pin when a model loads "
+                     "(server/preload.h)"),
+      "PRELOAD");
   env(app.add_option("--host", f->host, "address to listen on")->capture_default_str(), "HOST");
   env(app.add_option("--port", f->port, "port (0 = any free port)")->capture_default_str(), "PORT");
   app.add_option("--port-file", f->port_file, "write the bound port to this file");

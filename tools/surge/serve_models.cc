@@ -5,6 +5,7 @@
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "base/logging.h"
 #include "engine/kv/kv_cache.h"
 #include "engine/model/gguf_reader.h"
 #include "engine/model/model.h"
@@ -32,6 +33,18 @@ std::string NameInFile(const std::string& path) {
     if (name.ok() && !name->empty()) return *name;
   }
   return fs::path(path).stem().string();
+}
+
+// A model name as one path component: anything but [A-Za-z0-9._-] becomes '_'.
+std::string SafeFileName(const std::string& name) {
+  std::string out = name;
+  for (char& c : out) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-';
+    if (!ok) c = '_';
+  }
+  if (out.empty() || out == "." || out == "..") out = "_" + out;
+  return out;
 }
 
 // KV-cache bytes Engine::Create() allocates for this model and config.
@@ -137,14 +150,19 @@ absl::StatusOr<ResolvedModels> ResolveModels(const ModelFlags& f) {
   return out;
 }
 
-server::ModelLoader MakeModelLoader(engine::EngineConfig config, std::string chat_template) {
+server::ModelLoader MakeModelLoader(LoaderOptions options) {
+  auto o = std::make_shared<const LoaderOptions>(std::move(options));
   server::ModelLoader loader;
-  loader.estimate_bytes = [config](const server::ModelSpec& spec) {
-    return EstimateBytes(spec.path, config);
+  loader.estimate_bytes = [o](const server::ModelSpec& spec) {
+    return EstimateBytes(spec.path, o->engine);
   };
   loader.load =
-      [config, chat_template](
-          const server::ModelSpec& spec) -> absl::StatusOr<std::unique_ptr<server::LoadedModel>> {
+      [o](const server::ModelSpec& spec) -> absl::StatusOr<std::unique_ptr<server::LoadedModel>> {
+    const std::string& chat_template = o->chat_template;
+    engine::EngineConfig config = o->engine;
+    if (!o->session_dir.empty()) {
+      config.sessions.dir = (fs::path(o->session_dir) / SafeFileName(spec.name)).string();
+    }
     auto loaded = std::make_unique<server::LoadedModel>();
     absl::StatusOr<std::unique_ptr<engine::model::Model>> model =
         engine::model::Model::Load(spec.path);
@@ -162,6 +180,15 @@ server::ModelLoader MakeModelLoader(engine::EngineConfig config, std::string cha
     loaded->bytes = static_cast<int64_t>(fs::file_size(spec.path, ec)) +
                     KvBytes(loaded->model->config(), loaded->engine->config());
     loaded->engine->Start();
+    if (!o->preload.empty()) {
+      absl::StatusOr<server::PreloadResult> pre =
+          server::PreloadPrompts(*loaded->engine, loaded->chat_template, spec.name, o->preload);
+      if (!pre.ok()) return pre.status();
+      if (pre->prompts > 0) {
+        SURGE_LOG_INFO("model {}: {} preloaded prompts ({} tokens) computed and pinned", spec.name,
+                       pre->prompts, pre->tokens);
+      }
+    }
     return loaded;
   };
   return loader;

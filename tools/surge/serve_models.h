@@ -11,6 +11,7 @@
 #include "base/status.h"
 #include "engine/engine.h"
 #include "server/model_registry.h"
+#include "server/preload.h"
 
 namespace surge::cli {
 
@@ -32,9 +33,16 @@ struct ResolvedModels {
 // --preload-model naming an unknown model, a bad --keep-alive.
 [[nodiscard]] absl::StatusOr<ResolvedModels> ResolveModels(const ModelFlags& flags);
 
-// Loads GGUF files and starts an Engine on each (`config` for all of them;
-// its compute_arbiter makes them share the cores). `chat_template` overrides
-// every model's template when set.
-server::ModelLoader MakeModelLoader(engine::EngineConfig config, std::string chat_template);
+// What every model load gets besides its file.
+struct LoaderOptions {
+  engine::EngineConfig engine;  // for all models; its compute_arbiter makes them share the cores
+  std::string chat_template;    // overrides every model's template when set
+  std::string session_dir;      // sessions of model NAME live in DIR/NAME; "": memory only
+  std::vector<server::PreloadPrompt> preload;  // computed and pinned when a model loads
+};
+
+// Loads GGUF files and starts an Engine on each, then computes its
+// preloaded prompts before the model counts as loaded.
+server::ModelLoader MakeModelLoader(LoaderOptions options);
 
 }  // namespace surge::cli
