@@ -13,10 +13,13 @@ absl::StatusOr<MixedLoadResult> RunMixedLoad(Engine& engine, const MixedLoadOpti
   auto uniform = [&](int32_t lo, int32_t hi) {
     return lo + static_cast<int32_t>(rng() % static_cast<uint64_t>(hi - lo + 1));
   };
+  MixedLoadResult result;
+  result.num_requests = o.num_requests;
   std::vector<GenerationRequest> requests(o.num_requests);
   for (GenerationRequest& r : requests) {
     const int32_t prompt = uniform(o.min_prompt, o.max_prompt);
     for (int32_t i = 0; i < prompt; ++i) r.prompt.push_back(static_cast<int32_t>(rng() % n_vocab));
+    result.prompt_tokens += prompt;
     r.max_tokens =
         std::min<int64_t>(uniform(o.min_output, o.max_output), engine.max_context() - prompt);
     r.ignore_eos = true;
@@ -28,8 +31,6 @@ absl::StatusOr<MixedLoadResult> RunMixedLoad(Engine& engine, const MixedLoadOpti
     SURGE_ASSIGN_OR_RETURN(RequestHandle h, engine.Submit(std::move(r)));
     handles.push_back(std::move(h));
   }
-  MixedLoadResult result;
-  result.num_requests = o.num_requests;
   std::vector<double> ttft_ms;
   for (RequestHandle& h : handles) {
     for (;;) {
@@ -47,6 +48,8 @@ absl::StatusOr<MixedLoadResult> RunMixedLoad(Engine& engine, const MixedLoadOpti
   }
   result.seconds = base::ToSeconds(base::Clock::System().Now() - t0);
   result.tokens_per_second = static_cast<double>(result.generated_tokens) / result.seconds;
+  result.total_tokens_per_second =
+      static_cast<double>(result.prompt_tokens + result.generated_tokens) / result.seconds;
   std::sort(ttft_ms.begin(), ttft_ms.end());
   for (double t : ttft_ms) result.ttft_mean_ms += t / static_cast<double>(ttft_ms.size());
   result.ttft_p99_ms = ttft_ms[std::min(

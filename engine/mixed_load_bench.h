@@ -25,8 +25,10 @@ struct MixedLoadOptions {
 struct MixedLoadResult {
   int num_requests = 0;
   double seconds = 0;
+  int64_t prompt_tokens = 0;
   int64_t generated_tokens = 0;
-  double tokens_per_second = 0;  // generated tokens / wall time
+  double tokens_per_second = 0;        // generated tokens / wall time
+  double total_tokens_per_second = 0;  // (prompt + generated) tokens / wall time
   double ttft_mean_ms = 0;
   double ttft_p99_ms = 0;
 };

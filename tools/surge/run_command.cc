@@ -55,9 +55,10 @@ std::string FormatFigures(const EngineBenchResult& r, const MixedFigures& mixed,
       batched += absl::StrFormat("%s\"%d\":%.2f", batched.empty() ? "" : ",", n, f.mean);
     }
     for (const auto& [n, m] : mixed) {
-      mix += absl::StrFormat("%s\"%d\":{\"tps\":%.2f,\"ttft_mean_ms\":%.1f,\"ttft_p99_ms\":%.1f}",
-                             mix.empty() ? "" : ",", n, m.tokens_per_second, m.ttft_mean_ms,
-                             m.ttft_p99_ms);
+      mix += absl::StrFormat(
+          "%s\"%d\":{\"tps\":%.2f,\"total_tps\":%.2f,\"ttft_mean_ms\":%.1f,\"ttft_p99_ms\":%.1f}",
+          mix.empty() ? "" : ",", n, m.tokens_per_second, m.total_tokens_per_second, m.ttft_mean_ms,
+          m.ttft_p99_ms);
     }
     return absl::StrFormat(
         "{\"pp%d_tps\":%.2f,\"tg%d_tps\":%.2f,\"batched_decode_tps\":{%s},\"mixed_load\":{%s},"
@@ -76,8 +77,9 @@ std::string FormatFigures(const EngineBenchResult& r, const MixedFigures& mixed,
     out += absl::StrFormat("decode x%-3d %7.1f tok/s  (±%.1f)\n", n, f.mean, f.stddev);
   }
   for (const auto& [n, m] : mixed) {
-    out += absl::StrFormat("mixed x%-3d  %7.1f tok/s  TTFT mean %.0f ms, p99 %.0f ms\n", n,
-                           m.tokens_per_second, m.ttft_mean_ms, m.ttft_p99_ms);
+    out += absl::StrFormat(
+        "mixed x%-3d  %7.1f tok/s  (%.1f with prompts)  TTFT mean %.0f ms, p99 %.0f ms\n", n,
+        m.tokens_per_second, m.total_tokens_per_second, m.ttft_mean_ms, m.ttft_p99_ms);
   }
   return out;
 }
