@@ -22,6 +22,7 @@ import {spawn} from "node:child_process";
 import {mkdtempSync, writeFileSync, readFileSync, existsSync, rmSync} from "node:fs";
 import {tmpdir} from "node:os";
 import {join} from "node:path";
+import {sseEvents} from "./sse.mjs";
 
 const [binary, scenario, ...rest] = process.argv.slice(2);
 if (!binary || !["tenants", "models"].includes(scenario)) {
@@ -55,20 +56,10 @@ async function one(url, model, key, maxTokens = Number(process.env.MAX_TOKENS ??
   if (key) headers.Authorization = `Bearer ${key}`;
   const t0 = performance.now();
   const res = await fetch(`${url}/v1/chat/completions`, {method: "POST", body: JSON.stringify(body), headers});
-  let ttft = null, tokens = 0, buffer = "";
-  const decoder = new TextDecoder();
-  for await (const chunk of res.body) {
-    buffer += decoder.decode(chunk, {stream: true});
-    let end;
-    while ((end = buffer.indexOf("\n\n")) >= 0) {
-      const event = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      if (!event.startsWith("data: ") || event === "data: [DONE]") continue;
-      const data = JSON.parse(event.slice(6));
-      if (data.usage) tokens = data.usage.completion_tokens;
-      if (ttft === null && data.choices?.[0]?.delta?.content !== undefined &&
-          data.choices[0].delta.content !== "") ttft = performance.now() - t0;
-    }
+  let ttft = null, tokens = 0;
+  for await (const data of sseEvents(res)) {
+    if (data.usage) tokens = data.usage.completion_tokens;
+    if (ttft === null && data.choices?.[0]?.delta?.content) ttft = performance.now() - t0;
   }
   return {ok: res.status === 200, ttft: ttft ?? performance.now() - t0, tokens};
 }

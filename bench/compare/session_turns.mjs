@@ -13,6 +13,7 @@
 // Prints one JSON object: per mode ("session", "no_session") the turns'
 // {prompt_tokens, cached_tokens, ttft_ms}.
 import {parseArgs} from "node:util";
+import {sseEvents} from "./sse.mjs";
 
 const {values: opt} = parseArgs({options: {
   url: {type: "string", default: "http://127.0.0.1:8080"},
@@ -40,20 +41,11 @@ async function chat(body) {
     body: JSON.stringify({...body, model, stream: true, stream_options: {include_usage: true}}),
   });
   if (!res.ok) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
-  let ttft = null, usage = null, reply = "", buf = "";
-  const decoder = new TextDecoder();
-  for await (const chunk of res.body) {
-    buf += decoder.decode(chunk, {stream: true});
-    let i;
-    while ((i = buf.indexOf("\n\n")) >= 0) {
-      const line = buf.slice(0, i).trim();
-      buf = buf.slice(i + 2);
-      if (!line.startsWith("data: ") || line === "data: [DONE]") continue;
-      const ev = JSON.parse(line.slice(6));
-      if (ev.usage) usage = ev.usage;
-      const delta = ev.choices?.[0]?.delta?.content;
-      if (delta) { if (ttft === null) ttft = performance.now() - t0; reply += delta; }
-    }
+  let ttft = null, usage = null, reply = "";
+  for await (const ev of sseEvents(res)) {
+    if (ev.usage) usage = ev.usage;
+    const delta = ev.choices?.[0]?.delta?.content;
+    if (delta) { if (ttft === null) ttft = performance.now() - t0; reply += delta; }
   }
   return {ttft, usage, reply};
 }

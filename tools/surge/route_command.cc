@@ -1,19 +1,18 @@
 // `surge route`: an OpenAI-compatible router in front of several replicas,
 // until SIGTERM/SIGINT, then drain: /health turns 503, no new connections,
 // requests in flight finish (up to --drain-timeout), exit 0.
-#include <signal.h>
 
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "base/logging.h"
 #include "router/router.h"
 #include "tools/surge/commands.h"
+#include "tools/surge/stop_signals.h"
 
 namespace surge::cli {
 namespace {
@@ -63,12 +62,7 @@ router::RouterOptions Resolve(RouteFlags f) {
 }
 
 int Route(const RouteFlags& f) {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  const StopSignals stop;  // before any thread starts
 
   if (f.port < 0 || f.port > 65535) return Fail(absl::InvalidArgumentError("--port out of range"));
   absl::StatusOr<std::unique_ptr<router::Router>> r = router::Router::Create(Resolve(f));
@@ -77,17 +71,9 @@ int Route(const RouteFlags& f) {
   if (!f.port_file.empty()) std::ofstream(f.port_file) << (*r)->port() << "\n";
   SURGE_LOG_INFO("routing on http://{}:{}", f.host, (*r)->port());
 
-  int sig = 0;
-  sigwait(&signals, &sig);
-  SURGE_LOG_INFO("received {}: draining (up to {} s)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
-                 f.drain_timeout_s);
+  stop.Wait(f.drain_timeout_s);
   (*r)->BeginDrain();
-  const auto deadline = std::chrono::steady_clock::now() +
-                        std::chrono::milliseconds(static_cast<int64_t>(f.drain_timeout_s * 1000));
-  while (!(*r)->idle() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  if (!(*r)->idle()) SURGE_LOG_WARN("drain timeout: closing the requests still in flight");
+  WaitUntilIdle([&] { return (*r)->idle(); }, f.drain_timeout_s);
   (*r)->Stop();
   SURGE_LOG_INFO("stopped");
   return 0;

@@ -2,7 +2,6 @@
 // a memory budget), answer the OpenAI API until SIGTERM/SIGINT, then drain:
 // /health turns 503, no new connections, in-flight requests finish (up to
 // --drain-timeout), exit 0.
-#include <signal.h>
 
 #include <chrono>
 #include <cstdio>
@@ -22,6 +21,7 @@
 #include "tools/surge/commands.h"
 #include "tools/surge/serve_jobs.h"
 #include "tools/surge/serve_models.h"
+#include "tools/surge/stop_signals.h"
 
 namespace surge::cli {
 namespace {
@@ -121,25 +121,8 @@ absl::StatusOr<std::shared_ptr<server::ModelRegistry>> MakeRegistry(const ServeF
   return registry;
 }
 
-void Drain(server::ApiServer& api, double drain_timeout_s) {
-  api.BeginDrain();
-  const auto deadline = std::chrono::steady_clock::now() +
-                        std::chrono::milliseconds(static_cast<int64_t>(drain_timeout_s * 1000));
-  while (!api.idle() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  if (!api.idle()) SURGE_LOG_WARN("drain timeout: cancelling the requests still running");
-}
-
 int Serve(const ServeFlags& f) {
-  // Signals are taken synchronously by this thread; every thread started
-  // from here on inherits the blocked mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  const StopSignals stop;  // before any thread starts
 
   absl::StatusOr<ResolvedModels> models = ResolveModels(f.models);
   if (!models.ok()) return Fail(models.status());
@@ -171,11 +154,9 @@ int Serve(const ServeFlags& f) {
                  models->specs.size(), names, f.host, port, models->preload.size(),
                  f.max_memory_bytes > 0 ? std::to_string(f.max_memory_bytes) + " bytes" : "none");
 
-  int sig = 0;
-  sigwait(&signals, &sig);
-  SURGE_LOG_INFO("received {}: draining (up to {} s)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
-                 f.drain_timeout_s);
-  Drain(**api, f.drain_timeout_s);
+  stop.Wait(f.drain_timeout_s);
+  (*api)->BeginDrain();
+  WaitUntilIdle([&] { return (*api)->idle(); }, f.drain_timeout_s);
   (*jobs)->Stop();      // running jobs stop; resumable ones continue at the next start
   (*registry)->Stop();  // ends whatever is left with a terminal event
   std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let final writes flush
