@@ -65,7 +65,7 @@ HttpResult Perform(const std::string& url, const std::string* body,
 
 }  // namespace
 
-std::string ServeProcess::Binary() {
+std::string SurgeProcess::Binary() {
   const char* b = std::getenv("SURGE_BINARY");
   return b != nullptr ? b : "surge";
 }
@@ -106,20 +106,16 @@ std::string ServeProcess::MakeModel(const std::string& tag, int seed) {
   return p;
 }
 
-ServeProcess::ServeProcess(std::vector<std::string> extra_args, int port, bool with_default_model) {
+SurgeProcess::SurgeProcess(std::vector<std::string> args) {
   dir_ = (std::filesystem::temp_directory_path() /
           ("surge_e2e_" + std::to_string(getpid()) + "_" +
            std::to_string(std::chrono::steady_clock::now().time_since_epoch().count())))
              .string();
   std::filesystem::create_directories(dir_);
   const std::string port_file = dir_ + "/port";
-  std::vector<std::string> args = {Binary(),      "serve",   "--port",    std::to_string(port),
-                                   "--port-file", port_file, "--threads", "2"};
-  if (with_default_model) {
-    args.push_back("-m");
-    args.push_back(ModelPath());
-  }
-  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  args.insert(args.begin(), Binary());
+  args.push_back("--port-file");
+  args.push_back(port_file);
   const std::string log = dir_ + "/stderr";
   pid_ = fork();
   if (pid_ == 0) {
@@ -136,10 +132,10 @@ ServeProcess::ServeProcess(std::vector<std::string> extra_args, int port, bool w
     if (!p.empty() && p.back() == '\n') port_ = std::atoi(p.c_str());
     if (port_ == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  EXPECT_NE(port_, 0) << "server did not start: " << Log();
+  EXPECT_NE(port_, 0) << args[1] << " did not start: " << Log();
 }
 
-ServeProcess::~ServeProcess() {
+SurgeProcess::~SurgeProcess() {
   if (pid_ > 0) {
     kill(pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);
@@ -147,13 +143,13 @@ ServeProcess::~ServeProcess() {
   std::filesystem::remove_all(dir_);
 }
 
-std::string ServeProcess::url(const std::string& path) const {
+std::string SurgeProcess::url(const std::string& path) const {
   return "http://127.0.0.1:" + std::to_string(port_) + path;
 }
 
-std::string ServeProcess::Log() const { return ReadFile(dir_ + "/stderr"); }
+std::string SurgeProcess::Log() const { return ReadFile(dir_ + "/stderr"); }
 
-int ServeProcess::SignalAndWait(int sig, int timeout_s) {
+int SurgeProcess::SignalAndWait(int sig, int timeout_s) {
   kill(pid_, sig);
   for (int i = 0; i < timeout_s * 20; ++i) {
     int status = 0;
@@ -165,6 +161,24 @@ int ServeProcess::SignalAndWait(int sig, int timeout_s) {
   }
   return -1;
 }
+
+namespace {
+
+std::vector<std::string> ServeArgs(std::vector<std::string> extra_args, int port,
+                                   bool with_default_model) {
+  std::vector<std::string> args = {"serve", "--port", std::to_string(port), "--threads", "2"};
+  if (with_default_model) {
+    args.push_back("-m");
+    args.push_back(ServeProcess::ModelPath());
+  }
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  return args;
+}
+
+}  // namespace
+
+ServeProcess::ServeProcess(std::vector<std::string> extra_args, int port, bool with_default_model)
+    : SurgeProcess(ServeArgs(std::move(extra_args), port, with_default_model)) {}
 
 HttpResult Get(const std::string& url, const std::vector<std::string>& headers) {
   return Perform(url, nullptr, headers, 60);

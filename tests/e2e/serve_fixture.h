@@ -17,7 +17,34 @@ struct HttpResult {
   bool ok = false;                   // transport succeeded
 };
 
-class ServeProcess {
+// A `surge` subcommand that listens (serve, route) as a child process: run
+// with `--port-file` in a temporary directory that also takes its stderr,
+// waited for until it reports its port. Thread safety: owned by one test.
+class SurgeProcess {
+ public:
+  // `args` follow the binary, e.g. {"serve", "-m", FILE, "--port", "0"}.
+  explicit SurgeProcess(std::vector<std::string> args);
+  ~SurgeProcess();  // SIGKILLs if still running, removes the directory
+  SurgeProcess(const SurgeProcess&) = delete;
+  SurgeProcess& operator=(const SurgeProcess&) = delete;
+
+  int port() const { return port_; }
+  std::string url(const std::string& path) const;
+  pid_t pid() const { return pid_; }
+  // Sends `sig` and waits for the exit status (or -1 on timeout).
+  int SignalAndWait(int sig, int timeout_s = 60);
+  // The process's stderr so far.
+  std::string Log() const;
+
+  static std::string Binary();  // $SURGE_BINARY, else `surge` on the PATH
+
+ private:
+  pid_t pid_ = -1;
+  int port_ = 0;
+  std::string dir_;
+};
+
+class ServeProcess : public SurgeProcess {
  public:
   // Starts `surge serve -m <tiny model> --port <port> <extra_args>` and waits
   // for it. Port 0 picks a free port; a fixed port lets a test restart a
@@ -26,25 +53,10 @@ class ServeProcess {
   // name the models (--model NAME=FILE, --models-dir).
   explicit ServeProcess(std::vector<std::string> extra_args = {}, int port = 0,
                         bool with_default_model = true);
-  ~ServeProcess();  // SIGKILLs if still running
 
-  int port() const { return port_; }
-  std::string url(const std::string& path) const;
-  pid_t pid() const { return pid_; }
-  // Sends `sig` and waits for the exit status (or -1 on timeout).
-  int SignalAndWait(int sig, int timeout_s = 60);
-  // The server's stderr so far.
-  std::string Log() const;
-
-  static std::string Binary();
   static const std::string& ModelPath();  // made once per test binary
   // Another tiny model (its own random weights), made once per tag.
   static std::string MakeModel(const std::string& tag, int seed);
-
- private:
-  pid_t pid_ = -1;
-  int port_ = 0;
-  std::string dir_;
 };
 
 HttpResult Get(const std::string& url, const std::vector<std::string>& headers = {});
