@@ -1,38 +1,22 @@
 // `surge train` as a user runs it: train a micro model on a text file, write
 // it quantized, generate from it with `surge run`, resume from the
 // checkpoint, and get a clear error for a corpus that does not exist.
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
 #include "gtest/gtest.h"
+#include "tests/e2e/cli.h"
 
 namespace surge {
 namespace {
 
-struct Output {
-  int exit_code = -1;
-  std::string text;  // stdout and stderr together
-};
+using e2e::CliOutput;
 
-Output Surge(const std::string& args) {
-  const char* binary = std::getenv("SURGE_BINARY");
-  Output out;
-  if (binary == nullptr) return out;
-  FILE* pipe = popen((std::string(binary) + " " + args + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return out;
-  std::array<char, 4096> buf;
-  for (size_t n; (n = fread(buf.data(), 1, buf.size(), pipe)) > 0;) out.text.append(buf.data(), n);
-  const int status = pclose(pipe);
-  out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
-}
+CliOutput Surge(const std::string& args) { return e2e::RunSurge(args); }
 
 class TrainE2eTest : public testing::Test {
  protected:
@@ -58,32 +42,32 @@ class TrainE2eTest : public testing::Test {
 
 TEST_F(TrainE2eTest, TrainsQuantizesGeneratesAndResumes) {
   const std::string common = "--corpus " + path("corpus.txt") + " --preset micro --steps 30";
-  Output train = Surge("train " + common + " --type q8_0 -o " + path("m.gguf"));
+  CliOutput train = Surge("train " + common + " --type q8_0 -o " + path("m.gguf"));
   ASSERT_EQ(train.exit_code, 0) << train.text;
   EXPECT_NE(train.text.find("trained 30 steps (from 0)"), std::string::npos) << train.text;
   EXPECT_NE(train.text.find("step 30/30 (100.0%)"), std::string::npos) << train.text;
   EXPECT_FALSE(std::filesystem::exists(path("m.gguf.f32.tmp")));
 
-  Output info = Surge("model info " + path("m.gguf"));
+  CliOutput info = Surge("model info " + path("m.gguf"));
   ASSERT_EQ(info.exit_code, 0) << info.text;
   EXPECT_NE(info.text.find("q8_0"), std::string::npos) << info.text;
 
-  Output run = Surge("run -m " + path("m.gguf") + " -p \"the king\" -n 8 --seed 1");
+  CliOutput run = Surge("run -m " + path("m.gguf") + " -p \"the king\" -n 8 --seed 1");
   ASSERT_EQ(run.exit_code, 0) << run.text;
 
   // The checkpoint is at the last step; resuming it to the same end only
   // re-exports, and says where it started.
-  Output resume = Surge("train " + common + " --resume " + path("m.gguf.ckpt/checkpoint.gguf") +
-                        " -o " + path("again.gguf"));
+  CliOutput resume = Surge("train " + common + " --resume " + path("m.gguf.ckpt/checkpoint.gguf") +
+                           " -o " + path("again.gguf"));
   ASSERT_EQ(resume.exit_code, 0) << resume.text;
   EXPECT_NE(resume.text.find("trained 30 steps (from 30)"), std::string::npos) << resume.text;
 }
 
 TEST_F(TrainE2eTest, BadRequestsFailWithAMessage) {
-  Output missing = Surge("train --corpus " + path("nope.txt") + " -o " + path("x.gguf"));
+  CliOutput missing = Surge("train --corpus " + path("nope.txt") + " -o " + path("x.gguf"));
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.text.find("cannot read"), std::string::npos) << missing.text;
-  Output preset =
+  CliOutput preset =
       Surge("train --corpus " + path("corpus.txt") + " --preset huge -o " + path("x.gguf"));
   EXPECT_EQ(preset.exit_code, 1);
   EXPECT_NE(preset.text.find("unknown preset"), std::string::npos) << preset.text;

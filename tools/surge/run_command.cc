@@ -6,6 +6,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_format.h"
 #include "base/logging.h"
@@ -44,6 +45,7 @@ struct RunFlags {
   int repetitions = 3;
   int64_t pp_tokens = 512;
   int64_t tg_tokens = 128;
+  std::vector<int> batch_sizes = {1, 4, 16, 64};
 };
 
 using MixedFigures = std::map<int, engine::MixedLoadResult>;
@@ -88,6 +90,7 @@ int RunBench(const Model& model, const RunFlags& flags) {
   engine::runner::EngineBenchOptions options;
   options.num_threads = flags.threads;
   options.repetitions = flags.repetitions;
+  options.batch_sizes = flags.batch_sizes;
   options.pp_tokens = flags.pp_tokens;
   options.tg_tokens = flags.tg_tokens;
   options.max_batch_tokens = flags.max_batch_tokens;
@@ -206,6 +209,11 @@ CommandFn RegisterRun(CLI::App& app) {
   app.add_option("--repetitions", flags->repetitions, "with --bench: repetitions per figure")
       ->capture_default_str()
       ->check(CLI::Range(1, 100));
+  app.add_option("--batch-sizes", flags->batch_sizes,
+                 "with --bench: sequences per batch for the batched-decode figures")
+      ->delimiter(',')
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
   return [flags]() -> int {
     absl::StatusOr<std::unique_ptr<Model>> model = Model::Load(flags->model_path);
     if (!model.ok()) {

@@ -106,6 +106,16 @@ const uint16_t* BlockRows(const uint16_t* base, const PagedKv& kv, int kv_head, 
   return base + (block * kv.n_kv_heads + kv_head) * kv.block_size * kv.head_dim;
 }
 
+// Requests one cache block's rows of one head (n positions) ahead of use.
+// Attention reads K/V that a whole step of weight streaming has pushed out
+// of cache, in short runs per head that the hardware prefetchers pick up
+// too late.
+void PrefetchRows(const uint16_t* rows, int n, int head_dim) {
+  const char* p = reinterpret_cast<const char*>(rows);
+  const int64_t bytes = static_cast<int64_t>(n) * head_dim * 2;
+  for (int64_t o = 0; o < bytes; o += 64) _mm_prefetch(p + o, _MM_HINT_T0);
+}
+
 // q . k over head_dim (16-lane chunks, then the 8-lane tail) into 16 lanes.
 __m512 DotLanes(const float* q, const uint16_t* k, int n16, bool tail8) {
   __m512 acc = _mm512_setzero_ps();
@@ -129,6 +139,12 @@ float Scores(const float* q, const PagedKv& kv, int kv_head, int64_t n_ctx, floa
   for (int64_t p0 = 0; p0 < n_ctx; p0 += kv.block_size) {
     const uint16_t* k = BlockRows(kv.k, kv, kv_head, p0);
     const int n = static_cast<int>(std::min<int64_t>(kv.block_size, n_ctx - p0));
+    // This block's values (read after the softmax) and the next block's keys.
+    PrefetchRows(BlockRows(kv.v, kv, kv_head, p0), n, d);
+    if (const int64_t p1 = p0 + kv.block_size; p1 < n_ctx) {
+      PrefetchRows(BlockRows(kv.k, kv, kv_head, p1),
+                   static_cast<int>(std::min<int64_t>(kv.block_size, n_ctx - p1)), d);
+    }
     int s = 0;
     for (; s + 4 <= n; s += 4) {
       const __m512 a0 = DotLanes(q, k + (s + 0) * d, n16, tail8);
