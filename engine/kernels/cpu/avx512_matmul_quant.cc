@@ -76,6 +76,37 @@ SURGE_INLINE void Transpose16x4(const uint8_t* const* rows, int64_t off, __m512i
   c[3] = _mm512_unpackhi_epi64(t1, t3);
 }
 
+// Transposes 16 rows x 8 dwords (the 32 bytes at `off` of each row) into
+// c[0..7]: c[i] holds dword i of rows 0..15 in lane order. Each input vector
+// pairs two rows' 32 bytes; a 4x4 transpose inside every 128-bit lane then
+// leaves dwords i and 4 + i side by side, and one lane shuffle per output
+// sorts them. Fewer shuffles and loads than two Transpose16x4.
+SURGE_INLINE void Transpose16x8(const uint8_t* const* rows, int64_t off, __m512i* c) {
+  auto load = [&](int j) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[j] + off));
+  };
+  auto pair = [&](int a, int b) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(load(a)), load(b), 1);
+  };
+  // Rows per vector chosen so that the outputs come out in row order.
+  __m512i lo[4], hi[4];
+  auto transpose4 = [](__m512i z0, __m512i z1, __m512i z2, __m512i z3, __m512i* t) {
+    const __m512i a = _mm512_unpacklo_epi32(z0, z1), b = _mm512_unpackhi_epi32(z0, z1);
+    const __m512i e = _mm512_unpacklo_epi32(z2, z3), f = _mm512_unpackhi_epi32(z2, z3);
+    t[0] = _mm512_unpacklo_epi64(a, e);
+    t[1] = _mm512_unpackhi_epi64(a, e);
+    t[2] = _mm512_unpacklo_epi64(b, f);
+    t[3] = _mm512_unpackhi_epi64(b, f);
+  };
+  transpose4(pair(0, 4), pair(1, 5), pair(2, 6), pair(3, 7), lo);
+  transpose4(pair(8, 12), pair(9, 13), pair(10, 14), pair(11, 15), hi);
+  SURGE_UNROLL
+  for (int i = 0; i < 4; ++i) {
+    c[i] = _mm512_shuffle_i32x4(lo[i], hi[i], 0x88);      // 128-bit lanes 0, 2 of each
+    c[i + 4] = _mm512_shuffle_i32x4(lo[i], hi[i], 0xdd);  // lanes 1, 3 of each
+  }
+}
+
 SURGE_INLINE int LoadU16(const uint8_t* p) {
   uint16_t h;
   std::memcpy(&h, p, 2);
@@ -109,8 +140,7 @@ SURGE_INLINE void LoadPanelBlock(const uint8_t* const* rows, int64_t b, __m512i*
   const int64_t off = b * kBlockBytes<kType> + 2;
   if constexpr (kType == DType::kQ8_0) {
     const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
-    Transpose16x4(rows, off, c);
-    Transpose16x4(rows, off + 16, c + 4);
+    Transpose16x8(rows, off, c);
     SURGE_UNROLL
     for (int i = 0; i < 8; ++i) c[i] = _mm512_xor_si512(c[i], flip);
   } else {
