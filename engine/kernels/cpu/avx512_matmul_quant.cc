@@ -63,24 +63,29 @@ SURGE_INLINE __m512i LoadRowQuad(const uint8_t* const* rows, int g, int64_t off)
   return _mm512_inserti32x4(z, load(g + 12), 3);
 }
 
+// A 4x4 dword transpose inside each 128-bit lane: t[i] lane k element g =
+// z[g] lane k element i.
+SURGE_INLINE void TransposeInLanes(__m512i z0, __m512i z1, __m512i z2, __m512i z3, __m512i* t) {
+  const __m512i a = _mm512_unpacklo_epi32(z0, z1), b = _mm512_unpackhi_epi32(z0, z1);
+  const __m512i e = _mm512_unpacklo_epi32(z2, z3), f = _mm512_unpackhi_epi32(z2, z3);
+  t[0] = _mm512_unpacklo_epi64(a, e);
+  t[1] = _mm512_unpackhi_epi64(a, e);
+  t[2] = _mm512_unpacklo_epi64(b, f);
+  t[3] = _mm512_unpackhi_epi64(b, f);
+}
+
 // Transposes 16 rows x 4 dwords (at `off` of each row) into c[0..3]: c[i] holds
 // dword i of rows 0..15 in lane order.
 SURGE_INLINE void Transpose16x4(const uint8_t* const* rows, int64_t off, __m512i* c) {
-  const __m512i z0 = LoadRowQuad(rows, 0, off), z1 = LoadRowQuad(rows, 1, off);
-  const __m512i z2 = LoadRowQuad(rows, 2, off), z3 = LoadRowQuad(rows, 3, off);
-  const __m512i t0 = _mm512_unpacklo_epi32(z0, z1), t1 = _mm512_unpackhi_epi32(z0, z1);
-  const __m512i t2 = _mm512_unpacklo_epi32(z2, z3), t3 = _mm512_unpackhi_epi32(z2, z3);
-  c[0] = _mm512_unpacklo_epi64(t0, t2);
-  c[1] = _mm512_unpackhi_epi64(t0, t2);
-  c[2] = _mm512_unpacklo_epi64(t1, t3);
-  c[3] = _mm512_unpackhi_epi64(t1, t3);
+  TransposeInLanes(LoadRowQuad(rows, 0, off), LoadRowQuad(rows, 1, off), LoadRowQuad(rows, 2, off),
+                   LoadRowQuad(rows, 3, off), c);
 }
 
 // Transposes 16 rows x 8 dwords (the 32 bytes at `off` of each row) into
 // c[0..7]: c[i] holds dword i of rows 0..15 in lane order. Each input vector
-// pairs two rows' 32 bytes; a 4x4 transpose inside every 128-bit lane then
-// leaves dwords i and 4 + i side by side, and one lane shuffle per output
-// sorts them. Fewer shuffles and loads than two Transpose16x4.
+// pairs two rows' 32 bytes; the in-lane transpose then leaves dwords i and
+// 4 + i side by side, and one lane shuffle per output sorts them. Fewer
+// shuffles and loads than two Transpose16x4.
 SURGE_INLINE void Transpose16x8(const uint8_t* const* rows, int64_t off, __m512i* c) {
   auto load = [&](int j) {
     return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[j] + off));
@@ -90,16 +95,8 @@ SURGE_INLINE void Transpose16x8(const uint8_t* const* rows, int64_t off, __m512i
   };
   // Rows per vector chosen so that the outputs come out in row order.
   __m512i lo[4], hi[4];
-  auto transpose4 = [](__m512i z0, __m512i z1, __m512i z2, __m512i z3, __m512i* t) {
-    const __m512i a = _mm512_unpacklo_epi32(z0, z1), b = _mm512_unpackhi_epi32(z0, z1);
-    const __m512i e = _mm512_unpacklo_epi32(z2, z3), f = _mm512_unpackhi_epi32(z2, z3);
-    t[0] = _mm512_unpacklo_epi64(a, e);
-    t[1] = _mm512_unpackhi_epi64(a, e);
-    t[2] = _mm512_unpacklo_epi64(b, f);
-    t[3] = _mm512_unpackhi_epi64(b, f);
-  };
-  transpose4(pair(0, 4), pair(1, 5), pair(2, 6), pair(3, 7), lo);
-  transpose4(pair(8, 12), pair(9, 13), pair(10, 14), pair(11, 15), hi);
+  TransposeInLanes(pair(0, 4), pair(1, 5), pair(2, 6), pair(3, 7), lo);
+  TransposeInLanes(pair(8, 12), pair(9, 13), pair(10, 14), pair(11, 15), hi);
   SURGE_UNROLL
   for (int i = 0; i < 4; ++i) {
     c[i] = _mm512_shuffle_i32x4(lo[i], hi[i], 0x88);      // 128-bit lanes 0, 2 of each
