@@ -15,8 +15,7 @@ namespace surge {
 namespace {
 
 using e2e::CliOutput;
-
-CliOutput Surge(const std::string& args) { return e2e::RunSurge(args); }
+using e2e::RunSurge;
 
 class TrainE2eTest : public testing::Test {
  protected:
@@ -42,33 +41,33 @@ class TrainE2eTest : public testing::Test {
 
 TEST_F(TrainE2eTest, TrainsQuantizesGeneratesAndResumes) {
   const std::string common = "--corpus " + path("corpus.txt") + " --preset micro --steps 30";
-  CliOutput train = Surge("train " + common + " --type q8_0 -o " + path("m.gguf"));
+  CliOutput train = RunSurge("train " + common + " --type q8_0 -o " + path("m.gguf"));
   ASSERT_EQ(train.exit_code, 0) << train.text;
   EXPECT_NE(train.text.find("trained 30 steps (from 0)"), std::string::npos) << train.text;
   EXPECT_NE(train.text.find("step 30/30 (100.0%)"), std::string::npos) << train.text;
   EXPECT_FALSE(std::filesystem::exists(path("m.gguf.f32.tmp")));
 
-  CliOutput info = Surge("model info " + path("m.gguf"));
+  CliOutput info = RunSurge("model info " + path("m.gguf"));
   ASSERT_EQ(info.exit_code, 0) << info.text;
   EXPECT_NE(info.text.find("q8_0"), std::string::npos) << info.text;
 
-  CliOutput run = Surge("run -m " + path("m.gguf") + " -p \"the king\" -n 8 --seed 1");
+  CliOutput run = RunSurge("run -m " + path("m.gguf") + " -p \"the king\" -n 8 --seed 1");
   ASSERT_EQ(run.exit_code, 0) << run.text;
 
   // The checkpoint is at the last step; resuming it to the same end only
   // re-exports, and says where it started.
-  CliOutput resume = Surge("train " + common + " --resume " + path("m.gguf.ckpt/checkpoint.gguf") +
-                           " -o " + path("again.gguf"));
+  CliOutput resume = RunSurge("train " + common + " --resume " +
+                              path("m.gguf.ckpt/checkpoint.gguf") + " -o " + path("again.gguf"));
   ASSERT_EQ(resume.exit_code, 0) << resume.text;
   EXPECT_NE(resume.text.find("trained 30 steps (from 30)"), std::string::npos) << resume.text;
 }
 
 TEST_F(TrainE2eTest, BadRequestsFailWithAMessage) {
-  CliOutput missing = Surge("train --corpus " + path("nope.txt") + " -o " + path("x.gguf"));
+  CliOutput missing = RunSurge("train --corpus " + path("nope.txt") + " -o " + path("x.gguf"));
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.text.find("cannot read"), std::string::npos) << missing.text;
   CliOutput preset =
-      Surge("train --corpus " + path("corpus.txt") + " --preset huge -o " + path("x.gguf"));
+      RunSurge("train --corpus " + path("corpus.txt") + " --preset huge -o " + path("x.gguf"));
   EXPECT_EQ(preset.exit_code, 1);
   EXPECT_NE(preset.text.find("unknown preset"), std::string::npos) << preset.text;
 }

@@ -45,7 +45,7 @@ struct RunFlags {
   int repetitions = 3;
   int64_t pp_tokens = 512;
   int64_t tg_tokens = 128;
-  std::vector<int> batch_sizes = {1, 4, 16, 64};
+  std::vector<int> batch_sizes = engine::runner::EngineBenchOptions{}.batch_sizes;
 };
 
 using MixedFigures = std::map<int, engine::MixedLoadResult>;
