@@ -29,6 +29,10 @@ struct TileArgs {
   int64_t cols;        // K
   float* out;          // &out[t0 * out_stride + r0]
   int64_t out_stride;  // floats between tokens
+  // Weight bytes this thread reads next, to pull toward L2 while the tile
+  // computes (spread over its blocks); tiles may ignore it.
+  const uint8_t* ahead = nullptr;
+  int64_t ahead_bytes = 0;
 };
 
 struct MatMulKernel {

@@ -18,6 +18,7 @@
 #include <utility>
 
 #include "engine/kernels/cpu/avx2_common.h"
+#include "engine/kernels/cpu/prefetch.h"
 #include "engine/kernels/kernel_table.h"
 
 namespace surge::engine::kernels::internal {
@@ -81,7 +82,9 @@ void FloatTile(const TileArgs& a) {
   // following R rows, contiguous) as far ahead as this one has got.
   const uint8_t* next = a.w + R * a.w_stride;
   constexpr int kAhead = T == 1 ? L::kBytes * 8 * R : 0;
+  const AheadPrefetch ahead(a, n / 8);
   for (; k + 8 <= n; k += 8) {
+    ahead(k / 8);
     SURGE_UNROLL
     for (int p = 0; p < kAhead; p += 64) _mm_prefetch(next + k * L::kBytes * R + p, _MM_HINT_T1);
     __m256 wv[R];
@@ -230,8 +233,10 @@ void QuantTile(const TileArgs& a) {
   for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
   const uint8_t* next = a.w + kPanelRows * a.w_stride;
   const int64_t step = (kPanelRows * a.w_stride / nb + 63) / 64 * 64;
+  const AheadPrefetch ahead(a, nb);
   for (int64_t b = 0; b < nb; ++b) {
     for (int64_t p = 0; p < step; p += 64) _mm_prefetch(next + b * step + p, _MM_HINT_T1);
+    ahead(b);
     uint16_t scales[kPanelRows];
     for (int j = 0; j < kPanelRows; ++j)
       std::memcpy(&scales[j], rows[j] + b * kBlockBytes<kType>, 2);

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "engine/kernels/cpu/avx512_common.h"
+#include "engine/kernels/cpu/prefetch.h"
 #include "engine/kernels/kernel_table.h"
 
 namespace surge::engine::kernels::internal {
@@ -74,7 +75,9 @@ void FloatTile(const TileArgs& a) {
   // following R rows, contiguous) into L2 as far ahead as this one has got.
   const uint8_t* next = a.w + R * a.w_stride;
   constexpr int kAhead = T == 1 ? L::kBytes * 16 * R : 0;
+  const AheadPrefetch ahead(a, n / 16);
   for (; k + 16 <= n; k += 16) {
+    ahead(k / 16);
     SURGE_UNROLL
     for (int p = 0; p < kAhead; p += 64) _mm_prefetch(next + k * L::kBytes * R + p, _MM_HINT_T1);
     if constexpr (T > 1) {  // rows come from L2, re-read per token tile: hide its latency

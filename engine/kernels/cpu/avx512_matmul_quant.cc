@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "engine/kernels/cpu/avx512_common.h"
+#include "engine/kernels/cpu/prefetch.h"
 #include "engine/kernels/kernel_table.h"
 
 namespace surge::engine::kernels::internal {
@@ -260,7 +261,9 @@ void QuantTile(const TileArgs& a) {
   __m512 acc[T];
   SURGE_UNROLL
   for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+  const AheadPrefetch prefetch(a, nb);
   for (int64_t b = 0; b < nb; ++b) {
+    prefetch(b);
     const uint8_t* pb = a.w + b * kPackedBlockBytes;
     __m512i w[8];
     SURGE_UNROLL
