@@ -7,6 +7,7 @@
 #include <string>
 #include <thread>
 
+#include "absl/strings/str_format.h"
 #include "base/clock.h"
 #include "engine/kv/block_pool.h"
 #include "engine/kv/kv_cache.h"
@@ -65,9 +66,14 @@ absl::StatusOr<EngineBenchResult> RunEngineBench(const model::Model& model,
                                           : static_cast<int>(std::thread::hardware_concurrency());
   r.pp_tokens = std::min<int64_t>(options.pp_tokens, c.n_ctx_train);
   r.tg_tokens = std::min<int64_t>(options.tg_tokens, c.n_ctx_train);
+  r.batch_context = options.batch_prompt_tokens;
   const int max_batch = *std::max_element(options.batch_sizes.begin(), options.batch_sizes.end());
   const int64_t batch_ctx = options.batch_prompt_tokens + options.batch_steps;
-  if (batch_ctx > c.n_ctx_train) return absl::InvalidArgumentError("batch context too long");
+  if (batch_ctx > c.n_ctx_train) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "batch context %d + %d decode steps exceeds the model's context of %d tokens",
+        options.batch_prompt_tokens, options.batch_steps, c.n_ctx_train));
+  }
   const int32_t num_blocks =
       std::max({BlocksFor(r.pp_tokens), BlocksFor(r.tg_tokens), max_batch * BlocksFor(batch_ctx)});
 

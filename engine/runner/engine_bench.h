@@ -37,6 +37,7 @@ struct EngineBenchResult {
   std::map<int, Figure> batched;  // batch size → aggregate decode tokens/s
   int64_t pp_tokens = 0;
   int64_t tg_tokens = 0;
+  int64_t batch_context = 0;  // context each batched sequence started from
   int num_threads = 0;
   int64_t decode_bytes = 0;  // weight bytes streamed per decode step
   int64_t kv_cache_bytes = 0;

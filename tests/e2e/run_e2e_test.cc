@@ -71,7 +71,7 @@ TEST_F(RunE2eTest, GreedyAndSeededGenerationRepeatExactly) {
 TEST_F(RunE2eTest, BenchJsonHasEveryFigureForTheBatchSizesAsked) {
   const CliOutput r = RunSurge("run -m " + Model() +
                                    " --bench --json --no-mixed --repetitions 1 --pp-tokens 16 "
-                                   "--tg-tokens 4 --batch-sizes 1,3",
+                                   "--tg-tokens 4 --batch-sizes 1,3 --batch-context 100",
                                false);
   ASSERT_EQ(r.exit_code, 0) << r.text;
   const nlohmann::json j = nlohmann::json::parse(r.text, nullptr, /*allow_exceptions=*/false);
@@ -86,6 +86,7 @@ TEST_F(RunE2eTest, BenchJsonHasEveryFigureForTheBatchSizesAsked) {
   ASSERT_TRUE(batched.contains("1") && batched.contains("3")) << r.text;
   EXPECT_GT(batched["1"].get<double>(), 0);
   EXPECT_GT(batched["3"].get<double>(), 0);
+  EXPECT_EQ(j["batch_context"].get<int>(), 100) << r.text;
 }
 
 TEST_F(RunE2eTest, BadInputExitsNonZeroWithAMessage) {
@@ -96,6 +97,11 @@ TEST_F(RunE2eTest, BadInputExitsNonZeroWithAMessage) {
   const CliOutput zero = RunSurge("run -m " + Model() + " --bench --batch-sizes 0");
   EXPECT_NE(zero.exit_code, 0);
   EXPECT_NE(zero.text.find("--batch-sizes"), std::string::npos) << zero.text;
+
+  // tiny's context is 512 tokens: 500 + 32 timed decode steps do not fit.
+  const CliOutput long_ctx = RunSurge("run -m " + Model() + " --bench --batch-context 500");
+  EXPECT_NE(long_ctx.exit_code, 0);
+  EXPECT_NE(long_ctx.text.find("512"), std::string::npos) << long_ctx.text;
 }
 
 }  // namespace

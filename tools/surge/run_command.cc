@@ -46,6 +46,7 @@ struct RunFlags {
   int64_t pp_tokens = 512;
   int64_t tg_tokens = 128;
   std::vector<int> batch_sizes = engine::runner::EngineBenchOptions{}.batch_sizes;
+  int64_t batch_context = engine::runner::EngineBenchOptions{}.batch_prompt_tokens;
 };
 
 using MixedFigures = std::map<int, engine::MixedLoadResult>;
@@ -64,9 +65,10 @@ std::string FormatFigures(const EngineBenchResult& r, const MixedFigures& mixed,
     }
     return absl::StrFormat(
         "{\"pp%d_tps\":%.2f,\"tg%d_tps\":%.2f,\"batched_decode_tps\":{%s},\"mixed_load\":{%s},"
-        "\"threads\":%d,\"decode_bytes\":%d,\"kv_cache_bytes\":%d,\"peak_rss_bytes\":%d}\n",
-        r.pp_tokens, r.pp.mean, r.tg_tokens, r.tg.mean, batched, mix, r.num_threads, r.decode_bytes,
-        r.kv_cache_bytes, r.peak_rss_bytes);
+        "\"batch_context\":%d,\"threads\":%d,\"decode_bytes\":%d,\"kv_cache_bytes\":%d,"
+        "\"peak_rss_bytes\":%d}\n",
+        r.pp_tokens, r.pp.mean, r.tg_tokens, r.tg.mean, batched, mix, r.batch_context,
+        r.num_threads, r.decode_bytes, r.kv_cache_bytes, r.peak_rss_bytes);
   }
   const double bw = r.tg.mean * static_cast<double>(r.decode_bytes) / 1e9;
   std::string out = absl::StrFormat(
@@ -76,7 +78,8 @@ std::string FormatFigures(const EngineBenchResult& r, const MixedFigures& mixed,
       r.num_threads, r.decode_bytes / 1e6, r.kv_cache_bytes / 1e6, r.peak_rss_bytes / 1e6,
       r.pp_tokens, r.pp.mean, r.pp.stddev, r.tg_tokens, r.tg.mean, r.tg.stddev, bw);
   for (const auto& [n, f] : r.batched) {
-    out += absl::StrFormat("decode x%-3d %7.1f tok/s  (±%.1f)\n", n, f.mean, f.stddev);
+    out += absl::StrFormat("decode x%-3d %7.1f tok/s  (±%.1f)  from %d tokens of context\n", n,
+                           f.mean, f.stddev, r.batch_context);
   }
   for (const auto& [n, m] : mixed) {
     out += absl::StrFormat(
@@ -91,6 +94,7 @@ int RunBench(const Model& model, const RunFlags& flags) {
   options.num_threads = flags.threads;
   options.repetitions = flags.repetitions;
   options.batch_sizes = flags.batch_sizes;
+  options.batch_prompt_tokens = flags.batch_context;
   options.pp_tokens = flags.pp_tokens;
   options.tg_tokens = flags.tg_tokens;
   options.max_batch_tokens = flags.max_batch_tokens;
@@ -214,6 +218,10 @@ CommandFn RegisterRun(CLI::App& app) {
       ->delimiter(',')
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
+  app.add_option("--batch-context", flags->batch_context,
+                 "with --bench: context tokens each batched sequence starts from")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
   return [flags]() -> int {
     absl::StatusOr<std::unique_ptr<Model>> model = Model::Load(flags->model_path);
     if (!model.ok()) {

@@ -195,10 +195,8 @@ struct TokenActs {
     SURGE_UNROLL
     for (int t = 0; t < T; ++t) q[t] = a.x + t * a.x_stride;
   }
-  int32_t Quad(int t, int64_t b, int c) const {  // activation bytes 4c..4c+3 of block b
-    int32_t v;
-    std::memcpy(&v, q[t] + b * kActBlockBytes + 4 * c, 4);
-    return v;
+  const int32_t* Quad(int t, int64_t b, int c) const {  // activation bytes 4c..4c+3 of block b
+    return reinterpret_cast<const int32_t*>(q[t] + b * kActBlockBytes + 4 * c);
   }
   float Scale(int t, int64_t b) const {
     float v;
@@ -212,6 +210,19 @@ struct TokenActs {
   }
   const uint8_t* q[T];
 };
+
+// s + the per-lane dot product of w with *x broadcast to every lane, the
+// broadcast taken straight from memory ({1to16}). GCC turns the intrinsic
+// form into a separate vpbroadcastd per call, which costs about 4% of the
+// tile's throughput on Zen 4.
+SURGE_INLINE __m512i DotBroadcast(__m512i s, __m512i w, const int32_t* x) {
+#if defined(__GNUC__) && !defined(__clang__)
+  asm("vpdpbusd %2%{1to16%}, %1, %0" : "+v"(s) : "v"(w), "m"(*x));
+  return s;
+#else
+  return _mm512_dpbusd_epi32(s, w, _mm512_set1_epi32(*x));
+#endif
+}
 
 // acc[t] = fma(float(isum_b), dw * dx_t, acc[t]) for block b of 16 rows.
 template <int T>
@@ -230,11 +241,11 @@ SURGE_INLINE void QuantBlock(const __m512i* w, __m512 dw, const TokenActs<T>& x,
   for (int c = 0; c < 8; c += 2) {
     SURGE_UNROLL
     for (int t = 0; t < T; ++t) {
-      s[t] = _mm512_dpbusd_epi32(s[t], w[c], _mm512_set1_epi32(x.Quad(t, b, c)));
+      s[t] = DotBroadcast(s[t], w[c], x.Quad(t, b, c));
       if constexpr (kSplit) {
-        s2[t] = _mm512_dpbusd_epi32(s2[t], w[c + 1], _mm512_set1_epi32(x.Quad(t, b, c + 1)));
+        s2[t] = DotBroadcast(s2[t], w[c + 1], x.Quad(t, b, c + 1));
       } else {
-        s[t] = _mm512_dpbusd_epi32(s[t], w[c + 1], _mm512_set1_epi32(x.Quad(t, b, c + 1)));
+        s[t] = DotBroadcast(s[t], w[c + 1], x.Quad(t, b, c + 1));
       }
     }
   }
