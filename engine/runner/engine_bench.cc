@@ -1,6 +1,7 @@
 #include "engine/runner/engine_bench.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -49,6 +50,38 @@ double Seconds(base::TimePoint since) {
 
 }  // namespace
 
+// Round trip of one cache line between pool threads 0 and 1, in ns: about
+// 50-60 when the two cores share a last-level cache, several times that when
+// a host has placed them on different core complexes, where a batched step
+// (whose threads hand activations to each other every op) runs up to ~25%
+// slower. Printed with the figures so that runs can be compared like for
+// like on a shared host (taken before and after, as placement can change
+// mid-run). 0 with one thread.
+double HandoffRoundTripNs(kernels::ThreadPool& pool) {
+  if (pool.num_threads() < 2) return 0;
+  constexpr int kRounds = 20000;
+  alignas(64) std::atomic<int> ball{0};
+  double ns = 0;
+  pool.Run([&](int thread, int) {
+    if (thread == 0) {
+      const base::TimePoint t0 = base::Clock::System().Now();
+      for (int i = 0; i < kRounds; ++i) {
+        ball.store(2 * i + 1, std::memory_order_release);
+        while (ball.load(std::memory_order_acquire) != 2 * i + 2) {
+        }
+      }
+      ns = Seconds(t0) * 1e9 / kRounds;
+    } else if (thread == 1) {
+      for (int i = 0; i < kRounds; ++i) {
+        while (ball.load(std::memory_order_acquire) != 2 * i + 1) {
+        }
+        ball.store(2 * i + 2, std::memory_order_release);
+      }
+    }
+  });
+  return ns;
+}
+
 int64_t PeakRssBytes() {
   std::ifstream status("/proc/self/status");
   std::string line;
@@ -82,6 +115,7 @@ absl::StatusOr<EngineBenchResult> RunEngineBench(const model::Model& model,
   r.decode_bytes = model.weights().decode_bytes();
   kv::BlockPool pool(num_blocks);
   Runner runner(model, cache, r.num_threads);
+  r.handoff_ns[0] = HandoffRoundTripNs(runner.pool());
   std::vector<int32_t> table(num_blocks);
   for (int32_t b = 0; b < num_blocks; ++b) table[b] = b;
 
@@ -138,6 +172,7 @@ absl::StatusOr<EngineBenchResult> RunEngineBench(const model::Model& model,
     }
     r.batched[n_seq] = Summarise(samples);
   }
+  r.handoff_ns[1] = HandoffRoundTripNs(runner.pool());
   r.peak_rss_bytes = PeakRssBytes();
   return r;
 }

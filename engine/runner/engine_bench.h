@@ -42,6 +42,8 @@ struct EngineBenchResult {
   int64_t decode_bytes = 0;  // weight bytes streamed per decode step
   int64_t kv_cache_bytes = 0;
   int64_t peak_rss_bytes = 0;
+  // Cache-line round trip between two pool threads, ns, before and after.
+  double handoff_ns[2] = {0, 0};
 };
 
 absl::StatusOr<EngineBenchResult> RunEngineBench(const model::Model& model,

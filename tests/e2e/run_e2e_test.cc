@@ -87,6 +87,9 @@ TEST_F(RunE2eTest, BenchJsonHasEveryFigureForTheBatchSizesAsked) {
   EXPECT_GT(batched["1"].get<double>(), 0);
   EXPECT_GT(batched["3"].get<double>(), 0);
   EXPECT_EQ(j["batch_context"].get<int>(), 100) << r.text;
+  // The thread handoff is reported before and after the run (0s with one thread).
+  ASSERT_TRUE(j["thread_handoff_ns"].is_array()) << r.text;
+  EXPECT_EQ(j["thread_handoff_ns"].size(), 2u) << r.text;
 }
 
 TEST_F(RunE2eTest, BadInputExitsNonZeroWithAMessage) {

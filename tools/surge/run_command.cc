@@ -65,18 +65,21 @@ std::string FormatFigures(const EngineBenchResult& r, const MixedFigures& mixed,
     }
     return absl::StrFormat(
         "{\"pp%d_tps\":%.2f,\"tg%d_tps\":%.2f,\"batched_decode_tps\":{%s},\"mixed_load\":{%s},"
-        "\"batch_context\":%d,\"threads\":%d,\"decode_bytes\":%d,\"kv_cache_bytes\":%d,"
-        "\"peak_rss_bytes\":%d}\n",
+        "\"batch_context\":%d,\"threads\":%d,\"thread_handoff_ns\":[%.0f,%.0f],\"decode_bytes\":%d,"
+        "\"kv_cache_bytes\":%d,\"peak_rss_bytes\":%d}\n",
         r.pp_tokens, r.pp.mean, r.tg_tokens, r.tg.mean, batched, mix, r.batch_context,
-        r.num_threads, r.decode_bytes, r.kv_cache_bytes, r.peak_rss_bytes);
+        r.num_threads, r.handoff_ns[0], r.handoff_ns[1], r.decode_bytes, r.kv_cache_bytes,
+        r.peak_rss_bytes);
   }
   const double bw = r.tg.mean * static_cast<double>(r.decode_bytes) / 1e9;
   std::string out = absl::StrFormat(
-      "threads %d  weights/step %.1f MB  KV cache %.1f MB  peak RSS %.1f MB\n"
+      "threads %d (handoff %.0f / %.0f ns)  weights/step %.1f MB  KV cache %.1f MB  peak RSS %.1f "
+      "MB\n"
       "pp%-4d %10.1f tok/s  (±%.1f)\n"
       "tg%-4d %10.1f tok/s  (±%.1f)  %.1f GB/s of weights\n",
-      r.num_threads, r.decode_bytes / 1e6, r.kv_cache_bytes / 1e6, r.peak_rss_bytes / 1e6,
-      r.pp_tokens, r.pp.mean, r.pp.stddev, r.tg_tokens, r.tg.mean, r.tg.stddev, bw);
+      r.num_threads, r.handoff_ns[0], r.handoff_ns[1], r.decode_bytes / 1e6, r.kv_cache_bytes / 1e6,
+      r.peak_rss_bytes / 1e6, r.pp_tokens, r.pp.mean, r.pp.stddev, r.tg_tokens, r.tg.mean,
+      r.tg.stddev, bw);
   for (const auto& [n, f] : r.batched) {
     out += absl::StrFormat("decode x%-3d %7.1f tok/s  (±%.1f)  from %d tokens of context\n", n,
                            f.mean, f.stddev, r.batch_context);
