@@ -59,27 +59,32 @@ double Seconds(base::TimePoint since) {
 // mid-run). 0 with one thread.
 double HandoffRoundTripNs(kernels::ThreadPool& pool) {
   if (pool.num_threads() < 2) return 0;
-  constexpr int kRounds = 20000;
-  alignas(64) std::atomic<int> ball{0};
-  double ns = 0;
-  pool.Run([&](int thread, int) {
-    if (thread == 0) {
-      const base::TimePoint t0 = base::Clock::System().Now();
-      for (int i = 0; i < kRounds; ++i) {
-        ball.store(2 * i + 1, std::memory_order_release);
-        while (ball.load(std::memory_order_acquire) != 2 * i + 2) {
+  // Batches of round trips; the fastest batch is the figure (the first ones
+  // can include waking a sleeping worker or a descheduled vCPU).
+  constexpr int kBatches = 8, kRounds = 2000;
+  double best = 0;
+  for (int batch = 0; batch < kBatches; ++batch) {
+    alignas(64) std::atomic<int> ball{0};
+    pool.Run([&](int thread, int) {
+      if (thread == 0) {
+        const base::TimePoint t0 = base::Clock::System().Now();
+        for (int i = 0; i < kRounds; ++i) {
+          ball.store(2 * i + 1, std::memory_order_release);
+          while (ball.load(std::memory_order_acquire) != 2 * i + 2) {
+          }
+        }
+        const double ns = Seconds(t0) * 1e9 / kRounds;
+        best = batch == 0 ? ns : std::min(best, ns);
+      } else if (thread == 1) {
+        for (int i = 0; i < kRounds; ++i) {
+          while (ball.load(std::memory_order_acquire) != 2 * i + 1) {
+          }
+          ball.store(2 * i + 2, std::memory_order_release);
         }
       }
-      ns = Seconds(t0) * 1e9 / kRounds;
-    } else if (thread == 1) {
-      for (int i = 0; i < kRounds; ++i) {
-        while (ball.load(std::memory_order_acquire) != 2 * i + 1) {
-        }
-        ball.store(2 * i + 2, std::memory_order_release);
-      }
-    }
-  });
-  return ns;
+    });
+  }
+  return best;
 }
 
 int64_t PeakRssBytes() {
