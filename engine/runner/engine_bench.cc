@@ -48,8 +48,6 @@ double Seconds(base::TimePoint since) {
   return base::ToSeconds(base::Clock::System().Now() - since);
 }
 
-}  // namespace
-
 // Round trip of one cache line between pool threads 0 and 1, in ns: about
 // 50-60 when the two cores share a last-level cache, several times that when
 // a host has placed them on different core complexes, where a batched step
@@ -86,6 +84,8 @@ double HandoffRoundTripNs(kernels::ThreadPool& pool) {
   }
   return best;
 }
+
+}  // namespace
 
 int64_t PeakRssBytes() {
   std::ifstream status("/proc/self/status");

@@ -73,12 +73,12 @@ std::string FormatFigures(const EngineBenchResult& r, const MixedFigures& mixed,
   }
   const double bw = r.tg.mean * static_cast<double>(r.decode_bytes) / 1e9;
   std::string out = absl::StrFormat(
-      "threads %d (handoff %.0f / %.0f ns)  weights/step %.1f MB  KV cache %.1f MB  peak RSS %.1f "
-      "MB\n"
+      "threads %d  weights/step %.1f MB  KV cache %.1f MB  peak RSS %.1f MB\n"
+      "thread handoff %.0f ns before, %.0f ns after (round trip of a cache line)\n"
       "pp%-4d %10.1f tok/s  (±%.1f)\n"
       "tg%-4d %10.1f tok/s  (±%.1f)  %.1f GB/s of weights\n",
-      r.num_threads, r.handoff_ns[0], r.handoff_ns[1], r.decode_bytes / 1e6, r.kv_cache_bytes / 1e6,
-      r.peak_rss_bytes / 1e6, r.pp_tokens, r.pp.mean, r.pp.stddev, r.tg_tokens, r.tg.mean,
+      r.num_threads, r.decode_bytes / 1e6, r.kv_cache_bytes / 1e6, r.peak_rss_bytes / 1e6,
+      r.handoff_ns[0], r.handoff_ns[1], r.pp_tokens, r.pp.mean, r.pp.stddev, r.tg_tokens, r.tg.mean,
       r.tg.stddev, bw);
   for (const auto& [n, f] : r.batched) {
     out += absl::StrFormat("decode x%-3d %7.1f tok/s  (±%.1f)  from %d tokens of context\n", n,
