@@ -19,6 +19,12 @@
 
 namespace surge::engine::kernels::internal {
 
+// A run of weight bytes.
+struct WeightSpan {
+  const uint8_t* data = nullptr;
+  int64_t bytes = 0;
+};
+
 struct TileArgs {
   const uint8_t* w;    // first row of the tile, or its packed panel
   int64_t w_stride;    // bytes between rows (unpacked)
@@ -29,10 +35,9 @@ struct TileArgs {
   int64_t cols;        // K
   float* out;          // &out[t0 * out_stride + r0]
   int64_t out_stride;  // floats between tokens
-  // Weight bytes this thread reads next, to pull toward L2 while the tile
-  // computes (spread over its blocks); tiles may ignore it.
-  const uint8_t* ahead = nullptr;
-  int64_t ahead_bytes = 0;
+  // Weight bytes this thread reads after this tile, to pull toward L2 while
+  // the tile computes, spread over its steps; tiles may ignore it.
+  WeightSpan ahead;
 };
 
 struct MatMulKernel {

@@ -3,13 +3,14 @@
 //
 // Work is handed out in units of whole row tiles from an atomic counter, so a
 // slow or preempted thread holds up at most the units it has claimed (its
-// current one and, in multi-pass calls, the next); which thread computes a
-// row never changes its arithmetic. Within a unit, rows are walked in blocks
-// sized to stay in L2 (packed first when the kernel packs), and each block
-// loops over token tiles, so every weight byte is read from memory once per
-// call while the token tile stays in L1. With several token tiles per block,
-// a thread claims its next unit one ahead and its tiles prefetch that unit's
-// rows, so the weight stream overlaps the arithmetic.
+// current one and the next); which thread computes a row never changes its
+// arithmetic. Within a unit, rows are walked in blocks sized to stay in L2
+// (packed first when the kernel packs), and each block loops over token
+// tiles, so every weight byte is read from memory once per call while the
+// token tile stays in L1. A thread claims its next unit one ahead, so its
+// tiles can prefetch the rows it reads next and the weight stream overlaps
+// the arithmetic: two blocks on in its own sequence of rows when the call
+// streams (one pass), its whole next unit when it makes several passes.
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
@@ -25,6 +26,7 @@ constexpr int64_t kL2BlockBytes = 192 * 1024;    // weight bytes per row block (
 constexpr int64_t kStreamUnitBytes = 96 * 1024;  // weight bytes per unit (one pass)
 constexpr int kUnitsPerThread = 4;               // at least, for balance
 constexpr int64_t kPrepParallelTokens = 8;       // prepare activations on the pool from here
+constexpr int64_t kStreamAhead = 2;              // blocks a streaming call prefetches ahead
 
 int64_t RoundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 int64_t RoundDownAtLeast(int64_t v, int64_t m) { return std::max(m, v / m * m); }
@@ -92,18 +94,44 @@ Acts PrepareActivations(const MatMulKernel& kernel, ThreadPool& pool, const floa
   return {base, act_bytes};
 }
 
-// Bytes of weight rows.
-struct Span {
-  const uint8_t* data = nullptr;
-  int64_t bytes = 0;
-};
+// Chunk k of s in pieces of `size` bytes (empty past its end).
+WeightSpan Chunk(WeightSpan s, int64_t k, int64_t size) {
+  const int64_t begin = std::min(s.bytes, k * size);
+  return {s.data + begin, std::min(s.bytes, begin + size) - begin};
+}
+
+// Slice i of n equal, cache-line aligned slices of s.
+WeightSpan SliceOf(WeightSpan s, int64_t i, int64_t n) {
+  return Chunk(s, i, RoundUp((s.bytes + n - 1) / n, 64));
+}
+
+// The bytes of rows [rb, re) of w.
+WeightSpan Rows(const Matrix& w, int64_t rb, int64_t re) {
+  const int64_t row_bytes = RowBytes(w.type, w.cols);
+  return {static_cast<const uint8_t*>(w.data) + rb * row_bytes, (re - rb) * row_bytes};
+}
+
+// What block i of the unit [ru, ue) of w prefetches while it computes; `next`
+// is the thread's following unit. A streaming call (one pass) fetches the
+// block kStreamAhead blocks on in the thread's own sequence of rows, running
+// on into `next` at the end of the unit. A multi-pass call spends long enough
+// on a block to fetch a whole unit under it: block i takes slice i of `next`.
+WeightSpan Ahead(const Plan& p, const Matrix& w, int64_t ru, int64_t ue, int64_t i,
+                 WeightSpan next) {
+  const int64_t n_blocks = (ue - ru + p.block_rows - 1) / p.block_rows;
+  if (p.passes > 1) return SliceOf(next, i, n_blocks);
+  const int64_t target = i + kStreamAhead;
+  const int64_t rb = ru + target * p.block_rows;
+  if (rb < ue) return Rows(w, rb, std::min(ue, rb + p.block_rows));
+  return Chunk(next, target - n_blocks, p.block_rows * RowBytes(w.type, w.cols));
+}
 
 // Rows [rb, re) of one L2 block of one matrix: pack, then every token tile
-// over it. The tiles also pull `ahead` (the weights this thread packs next)
+// over it. The tiles also pull `ahead` (the weights this thread reads next)
 // toward L2, a slice each, so that the memory stream overlaps the arithmetic
-// instead of stalling the next pack.
+// instead of stalling the next pack or tile.
 void RunBlock(const MatMulKernel& kernel, const Plan& p, const MatMulOut& m, const Acts& acts,
-              int64_t n_tokens, int64_t rb, int64_t re, uint8_t* pack_buf, Span ahead) {
+              int64_t n_tokens, int64_t rb, int64_t re, uint8_t* pack_buf, WeightSpan ahead) {
   const int64_t row_bytes = RowBytes(m.w.type, m.w.cols);
   const uint8_t* const wd = static_cast<const uint8_t*>(m.w.data);
   auto* const tile = p.direct ? kernel.direct_tile : kernel.tile;
@@ -120,8 +148,7 @@ void RunBlock(const MatMulKernel& kernel, const Plan& p, const MatMulOut& m, con
   args.cols = m.w.cols;
   args.out_stride = m.out_stride;
   const int64_t tiles = p.passes * ((re - rb + p.tile_rows - 1) / p.tile_rows);
-  const int64_t slice = RoundUp((ahead.bytes + tiles - 1) / tiles, 64);
-  int64_t ahead_off = 0;
+  int64_t tile_index = 0;
   for (int64_t t0 = 0; t0 < n_tokens; t0 += p.tile_tokens) {
     args.x = acts.data + t0 * acts.stride;
     args.n_tokens = static_cast<int>(std::min<int64_t>(p.tile_tokens, n_tokens - t0));
@@ -129,9 +156,7 @@ void RunBlock(const MatMulKernel& kernel, const Plan& p, const MatMulOut& m, con
       args.w = p.pack ? pack_buf + i * p.pack_bytes : wd + r * row_bytes;
       args.n_rows = static_cast<int>(std::min<int64_t>(p.tile_rows, re - r));
       args.out = m.out + t0 * m.out_stride + r;
-      args.ahead_bytes = std::clamp<int64_t>(ahead.bytes - ahead_off, 0, slice);
-      args.ahead = args.ahead_bytes > 0 ? ahead.data + ahead_off : nullptr;
-      ahead_off += args.ahead_bytes;
+      args.ahead = SliceOf(ahead, tile_index++, tiles);
       tile(args);
     }
   }
@@ -180,8 +205,8 @@ void MatMulTiled(const MatMulKernel& kernel, ThreadPool& pool, std::span<const M
   pool.RunDynamic([&](int thread, int) {
     uint8_t* pack_buf = packs + pack_region * thread;
     size_t g = 0;
-    // Each thread claims its next unit one ahead, so that it knows which
-    // weights to prefetch while computing the current one.
+    // Each thread claims its next unit one ahead, so that its tiles know
+    // which weights it reads next and can prefetch them (see Ahead).
     int64_t u = next_unit.fetch_add(1, std::memory_order_relaxed);
     while (u < num_units) {
       const int64_t following = next_unit.fetch_add(1, std::memory_order_relaxed);
@@ -189,18 +214,16 @@ void MatMulTiled(const MatMulKernel& kernel, ThreadPool& pool, std::span<const M
       unit_rows(u, g, rb, ue);
       const Plan& p = plans[g];
       const MatMulOut& m = group[g];
-      Span ahead;
-      if (p.passes > 1 && following < num_units) {
+      WeightSpan next;
+      if (following < num_units) {
         size_t fg = g;
         int64_t frb, fre;
         unit_rows(following, fg, frb, fre);
-        const int64_t row_bytes = RowBytes(group[fg].w.type, group[fg].w.cols);
-        ahead = {static_cast<const uint8_t*>(group[fg].w.data) + frb * row_bytes,
-                 (fre - frb) * row_bytes};
+        next = Rows(group[fg].w, frb, fre);
       }
-      for (; rb < ue; rb += p.block_rows) {
-        const int64_t re = std::min(ue, rb + p.block_rows);
-        RunBlock(kernel, p, m, acts, n_tokens, rb, re, pack_buf, re == ue ? ahead : Span{});
+      for (int64_t bb = rb, i = 0; bb < ue; bb += p.block_rows, ++i) {
+        RunBlock(kernel, p, m, acts, n_tokens, bb, std::min(ue, bb + p.block_rows), pack_buf,
+                 Ahead(p, m.w, rb, ue, i, next));
       }
       u = following;
     }

@@ -40,7 +40,7 @@ TEST(MatMulTest, SimdMatchesReference) {
         if (Quantized(type) && s.cols % 32 != 0) continue;
         if (type != DType::kF32 && s.cols % 2 != 0) continue;
         const TestMatrix w(type, s.rows, s.cols, 11);
-        for (int64_t n : {1, 2, 5, 8, 13}) {
+        for (int64_t n : {1, 2, 5, 8, 13, 16, 17, 33}) {
           const int64_t x_stride = s.cols + 3;
           const int64_t out_stride = s.rows + 2;
           const std::vector<float> x = RandomFloats(x_stride * n, 12, 2.0f);

@@ -78,15 +78,9 @@ void FloatTile(const TileArgs& a) {
   }
   const int64_t n = a.cols;
   int64_t k = 0;
-  // A one-token tile streams its rows once: fetch the next tile's rows (the
-  // following R rows, contiguous) as far ahead as this one has got.
-  const uint8_t* next = a.w + R * a.w_stride;
-  constexpr int kAhead = T == 1 ? L::kBytes * 8 * R : 0;
   const AheadPrefetch ahead(a, n / 8);
   for (; k + 8 <= n; k += 8) {
     ahead(k / 8);
-    SURGE_UNROLL
-    for (int p = 0; p < kAhead; p += 64) _mm_prefetch(next + k * L::kBytes * R + p, _MM_HINT_T1);
     __m256 wv[R];
     SURGE_UNROLL
     for (int r = 0; r < R; ++r) wv[r] = L::Full(w[r], k);

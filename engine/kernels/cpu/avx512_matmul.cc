@@ -71,15 +71,9 @@ void FloatTile(const TileArgs& a) {
   }
   const int64_t n = a.cols;
   int64_t k = 0;
-  // A one-token tile streams its rows once: fetch the next tile's rows (the
-  // following R rows, contiguous) into L2 as far ahead as this one has got.
-  const uint8_t* next = a.w + R * a.w_stride;
-  constexpr int kAhead = T == 1 ? L::kBytes * 16 * R : 0;
   const AheadPrefetch ahead(a, n / 16);
   for (; k + 16 <= n; k += 16) {
     ahead(k / 16);
-    SURGE_UNROLL
-    for (int p = 0; p < kAhead; p += 64) _mm_prefetch(next + k * L::kBytes * R + p, _MM_HINT_T1);
     if constexpr (T > 1) {  // rows come from L2, re-read per token tile: hide its latency
       SURGE_UNROLL
       for (int r = 0; r < R; ++r)

@@ -21,7 +21,8 @@ namespace {
 // ---- Q8_0 / Q4_0 -----------------------------------------------------------
 
 constexpr int kPanelRows = 16;
-constexpr int kQuantTokens = 8;
+constexpr int kQuantTokens = 8;    // per packed tile
+constexpr int kDirectTokens = 16;  // per direct tile, and the most a call runs direct
 constexpr int64_t kPackedBlockBytes = 8 * 64 + 16 * 4;  // 8 byte-chunks + 16 scales
 
 // Prepared activations of one token, per block: [q: 32 int8][d: f32][corr: int32],
@@ -157,8 +158,9 @@ void PanelRows(const uint8_t* w, int64_t stride, int n_rows, const uint8_t** row
 }
 
 // Streams the panel after next (rows are contiguous) into L2, a 1/nb share
-// per block, while this one is read: the 16 interleaved row streams of a panel
-// defeat the hardware prefetchers.
+// per block, while PackQuant reads this one: the 16 interleaved row streams of
+// a panel defeat the hardware prefetchers. (The driver's look-ahead has
+// usually fetched them already; not for a thread's first unit of a call.)
 class PanelPrefetch {
  public:
   PanelPrefetch(const uint8_t* panel, int64_t stride, int64_t nb)
@@ -224,37 +226,52 @@ SURGE_INLINE __m512i DotBroadcast(__m512i s, __m512i w, const int32_t* x) {
 #endif
 }
 
-// acc[t] = fma(float(isum_b), dw * dx_t, acc[t]) for block b of 16 rows.
-template <int T>
-SURGE_INLINE void QuantBlock(const __m512i* w, __m512 dw, const TokenActs<T>& x, int64_t b,
-                             __m512* acc) {
+// acc[t] = fma(float(isum_b), dw * dx_t, acc[t]) for block b of 16 rows, for
+// tokens [t0, t0 + N).
+template <int T, int N>
+SURGE_INLINE void QuantBlockTokens(const __m512i* w, __m512 dw, const TokenActs<T>& x, int64_t b,
+                                   int t0, __m512* acc) {
   // With few tokens the 8 dependent vpdpbusd would be latency-bound: split
   // them in two chains (integer sums, so the split changes nothing).
-  constexpr bool kSplit = T <= 2;
-  __m512i s[T], s2[T];
+  constexpr bool kSplit = N <= 2;
+  __m512i s[N], s2[N];
   SURGE_UNROLL
-  for (int t = 0; t < T; ++t) {
-    s[t] = _mm512_set1_epi32(x.Corr(t, b));
+  for (int t = 0; t < N; ++t) {
+    s[t] = _mm512_set1_epi32(x.Corr(t0 + t, b));
     if constexpr (kSplit) s2[t] = _mm512_setzero_si512();
   }
   SURGE_UNROLL
   for (int c = 0; c < 8; c += 2) {
     SURGE_UNROLL
-    for (int t = 0; t < T; ++t) {
-      s[t] = DotBroadcast(s[t], w[c], x.Quad(t, b, c));
+    for (int t = 0; t < N; ++t) {
+      s[t] = DotBroadcast(s[t], w[c], x.Quad(t0 + t, b, c));
       if constexpr (kSplit) {
-        s2[t] = DotBroadcast(s2[t], w[c + 1], x.Quad(t, b, c + 1));
+        s2[t] = DotBroadcast(s2[t], w[c + 1], x.Quad(t0 + t, b, c + 1));
       } else {
-        s[t] = DotBroadcast(s[t], w[c + 1], x.Quad(t, b, c + 1));
+        s[t] = DotBroadcast(s[t], w[c + 1], x.Quad(t0 + t, b, c + 1));
       }
     }
   }
   SURGE_UNROLL
-  for (int t = 0; t < T; ++t) {
+  for (int t = 0; t < N; ++t) {
     const __m512i total = kSplit ? _mm512_add_epi32(s[t], s2[t]) : s[t];
     const __m512 isum = _mm512_cvtepi32_ps(total);
-    acc[t] = _mm512_fmadd_ps(isum, _mm512_mul_ps(dw, _mm512_set1_ps(x.Scale(t, b))), acc[t]);
+    acc[t0 + t] =
+        _mm512_fmadd_ps(isum, _mm512_mul_ps(dw, _mm512_set1_ps(x.Scale(t0 + t, b))), acc[t0 + t]);
   }
+}
+
+// Every token of the tile, at most 8 integer sums live at once (with the 8
+// weight vectors and T accumulators, more would not fit the 32 registers).
+template <int T>
+SURGE_INLINE void QuantBlock(const __m512i* w, __m512 dw, const TokenActs<T>& x, int64_t b,
+                             __m512* acc) {
+  constexpr int kChunk = 8;
+  SURGE_UNROLL
+  for (int t0 = 0; t0 + kChunk <= T; t0 += kChunk)
+    QuantBlockTokens<T, kChunk>(w, dw, x, b, t0, acc);
+  if constexpr (T % kChunk != 0)
+    QuantBlockTokens<T, T % kChunk>(w, dw, x, b, T / kChunk * kChunk, acc);
 }
 
 template <int T>
@@ -294,7 +311,7 @@ void QuantTileDirect(const TileArgs& a) {
   __m512 acc[T];
   SURGE_UNROLL
   for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
-  const PanelPrefetch prefetch(a.w, a.w_stride, nb);
+  const AheadPrefetch prefetch(a, nb);
   for (int64_t b = 0; b < nb; ++b) {
     prefetch(b);
     __m512i w[8];
@@ -324,7 +341,7 @@ constexpr std::array<void (*)(const TileArgs&), sizeof...(Ts)> DirectTiles(
 template <DType kType>
 void QuantTileDirectDispatch(const TileArgs& a) {
   static constexpr auto kTable =
-      DirectTiles<kType>(std::make_integer_sequence<int, kQuantTokens>{});
+      DirectTiles<kType>(std::make_integer_sequence<int, kDirectTokens>{});
   kTable[a.n_tokens - 1](a);
 }
 
@@ -338,7 +355,9 @@ constexpr MatMulKernel QuantKernel() {
   k.pack_bytes = &PackBytes;
   k.pack = &PackQuant<kType>;
   k.tile = &QuantTileDispatch;
-  k.direct_max_tokens = kQuantTokens;  // one token tile: packing would not pay
+  // Up to 16 tokens, one direct pass beats packing plus two packed passes:
+  // the in-register transposes run on other ports than the dot products.
+  k.direct_max_tokens = kDirectTokens;
   k.direct_tile = &QuantTileDirectDispatch<kType>;
   return k;
 }

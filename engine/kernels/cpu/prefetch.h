@@ -13,14 +13,14 @@
 
 namespace surge::engine::kernels::internal {
 
-// Pulls a tile's TileArgs::ahead span toward L2 over its `steps` loop
+// Pulls a tile's TileArgs::ahead toward L2 over its `steps` loop
 // iterations, a few cache lines per call, so the memory stream for this
 // thread's next block runs under the arithmetic of the current one.
 class AheadPrefetch {
  public:
   AheadPrefetch(const TileArgs& a, int64_t steps)
-      : p_(reinterpret_cast<const char*>(a.ahead)),
-        lines_((a.ahead_bytes + 63) / 64),
+      : p_(reinterpret_cast<const char*>(a.ahead.data)),
+        lines_((a.ahead.bytes + 63) / 64),
         per_step_(steps > 0 ? (lines_ + steps - 1) / steps : 0) {}
 
   void operator()(int64_t step) const {
