@@ -14,6 +14,9 @@ namespace {
 // pool costs more than the work.
 constexpr int64_t kParallelTokenThreshold = 8;
 
+// Attention tasks per pool thread a step aims for at least (for balance).
+constexpr int64_t kAttentionTasksPerThread = 4;
+
 void Resize(std::vector<float>& v, int64_t n) {
   if (static_cast<int64_t>(v.size()) < n) v.resize(n);
 }
@@ -143,25 +146,36 @@ void Runner::Attention(int il, const model::LayerWeights& w) {
   });
   WriteKv(il);
 
-  // Every (token, head) pair is one task; tasks differ in length (a prefill
-  // chunk's later tokens see more history), so members take them from a
-  // shared counter. Each task is deterministic on its own.
-  const int64_t n_tasks = n_tokens_ * config_.n_heads;
-  const int group = config_.n_heads / config_.n_kv_heads;
+  // A task is one token's attention over a run of its heads: all of them
+  // when there are tokens enough to keep every thread busy (a block's heads
+  // are contiguous in the cache, so one thread walks them in address order,
+  // and fewer claims keep the shared counter cold), fewer when a step has
+  // few tokens. Tasks differ in length (a prefill chunk's later tokens see
+  // more history), so members take them from the counter. Each head's
+  // result is deterministic on its own, whoever computes it.
+  const int n_heads = config_.n_heads;
+  const int64_t splits = std::clamp<int64_t>(
+      (kAttentionTasksPerThread * pool_.num_threads() + n_tokens_ - 1) / n_tokens_, 1, n_heads);
+  const int heads_per_task = static_cast<int>((n_heads + splits - 1) / splits);
+  const int64_t tasks_per_token = (n_heads + heads_per_task - 1) / heads_per_task;
+  const int64_t n_tasks = n_tokens_ * tasks_per_token;
+  const int group = n_heads / config_.n_kv_heads;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   std::atomic<int64_t> next{0};
   pool_.RunDynamic([&](int thread, int) {
     std::vector<float>& scores = scores_[thread];
     for (int64_t task = next.fetch_add(1); task < n_tasks; task = next.fetch_add(1)) {
-      const int64_t t = task / config_.n_heads;
-      const int h = static_cast<int>(task % config_.n_heads);
+      const int64_t t = task / tasks_per_token;
+      const int h0 = static_cast<int>(task % tasks_per_token) * heads_per_task;
       const int64_t n_ctx = positions_[t] + 1;
       if (static_cast<int64_t>(scores.size()) < n_ctx) scores.resize(n_ctx);
       const SequenceChunk& c = *chunk_of_[t];
       kernels::PagedKv kv{cache_.k(il),        cache_.v(il),       c.block_table.data(),
                           cache_.block_size(), config_.n_kv_heads, hd};
-      kernels::AttendPaged(&q_[t * qd + h * hd], kv, h / group, n_ctx, scale, scores.data(),
-                           &attn_[t * qd + h * hd]);
+      for (int h = h0; h < std::min(n_heads, h0 + heads_per_task); ++h) {
+        kernels::AttendPaged(&q_[t * qd + h * hd], kv, h / group, n_ctx, scale, scores.data(),
+                             &attn_[t * qd + h * hd]);
+      }
     }
   });
 }
