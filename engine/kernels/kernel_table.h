@@ -62,6 +62,14 @@ struct MatMulKernel {
 void MatMulTiled(const MatMulKernel& kernel, ThreadPool& pool, std::span<const MatMulOut> group,
                  const float* x, int64_t x_stride, int64_t n_tokens, MatMulScratch& scratch);
 
+// MatMulSwiGlu() (ops.h) with `kernel`: work units are rows of gate and up
+// together, and the thread that computes a unit applies silu_mul to it.
+void MatMulTiledSwiGlu(const MatMulKernel& kernel, ThreadPool& pool, const Matrix& gate,
+                       const Matrix& up, const float* x, int64_t x_stride, int64_t n_tokens,
+                       float* out, int64_t out_stride,
+                       void (*silu_mul)(const float*, const float*, int64_t, float*),
+                       MatMulScratch& scratch);
+
 struct OpsTable {
   Isa isa;
   // The tile kernel for a weight type, run by MatMulTiled(); nullptr for the

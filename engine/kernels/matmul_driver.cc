@@ -9,7 +9,7 @@
 // tiles, so every weight byte is read from memory once per call while the
 // token tile stays in L1. A thread claims its next unit one ahead, so its
 // tiles can prefetch the rows it reads next and the weight stream overlaps
-// the arithmetic: two blocks on in its own sequence of rows when the call
+// the arithmetic: the next block in its own sequence of rows when the call
 // streams (one pass), its whole next unit when it makes several passes.
 #include <algorithm>
 #include <atomic>
@@ -26,7 +26,7 @@ constexpr int64_t kL2BlockBytes = 192 * 1024;    // weight bytes per row block (
 constexpr int64_t kStreamUnitBytes = 96 * 1024;  // weight bytes per unit (one pass)
 constexpr int kUnitsPerThread = 4;               // at least, for balance
 constexpr int64_t kPrepParallelTokens = 8;       // prepare activations on the pool from here
-constexpr int64_t kStreamAhead = 2;              // blocks a streaming call prefetches ahead
+constexpr int64_t kStreamAhead = 1;  // blocks a streaming call prefetches ahead (1 beat 2, 3)
 
 int64_t RoundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 int64_t RoundDownAtLeast(int64_t v, int64_t m) { return std::max(m, v / m * m); }
@@ -94,59 +94,36 @@ Acts PrepareActivations(const MatMulKernel& kernel, ThreadPool& pool, const floa
   return {base, act_bytes};
 }
 
-// Chunk k of s in pieces of `size` bytes (empty past its end).
-WeightSpan Chunk(WeightSpan s, int64_t k, int64_t size) {
-  const int64_t begin = std::min(s.bytes, k * size);
+// Slice i of n equal, cache-line aligned slices of s (empty past its end).
+WeightSpan SliceOf(WeightSpan s, int64_t i, int64_t n) {
+  const int64_t size = RoundUp((s.bytes + n - 1) / n, 64);
+  const int64_t begin = std::min(s.bytes, i * size);
   return {s.data + begin, std::min(s.bytes, begin + size) - begin};
 }
 
-// Slice i of n equal, cache-line aligned slices of s.
-WeightSpan SliceOf(WeightSpan s, int64_t i, int64_t n) {
-  return Chunk(s, i, RoundUp((s.bytes + n - 1) / n, 64));
-}
-
-// The bytes of rows [rb, re) of w.
-WeightSpan Rows(const Matrix& w, int64_t rb, int64_t re) {
-  const int64_t row_bytes = RowBytes(w.type, w.cols);
-  return {static_cast<const uint8_t*>(w.data) + rb * row_bytes, (re - rb) * row_bytes};
-}
-
-// What block i of the unit [ru, ue) of w prefetches while it computes; `next`
-// is the thread's following unit. A streaming call (one pass) fetches the
-// block kStreamAhead blocks on in the thread's own sequence of rows, running
-// on into `next` at the end of the unit. A multi-pass call spends long enough
-// on a block to fetch a whole unit under it: block i takes slice i of `next`.
-WeightSpan Ahead(const Plan& p, const Matrix& w, int64_t ru, int64_t ue, int64_t i,
-                 WeightSpan next) {
-  const int64_t n_blocks = (ue - ru + p.block_rows - 1) / p.block_rows;
-  if (p.passes > 1) return SliceOf(next, i, n_blocks);
-  const int64_t target = i + kStreamAhead;
-  const int64_t rb = ru + target * p.block_rows;
-  if (rb < ue) return Rows(w, rb, std::min(ue, rb + p.block_rows));
-  return Chunk(next, target - n_blocks, p.block_rows * RowBytes(w.type, w.cols));
-}
-
 // Rows [rb, re) of one L2 block of one matrix: pack, then every token tile
-// over it. The tiles also pull `ahead` (the weights this thread reads next)
-// toward L2, a slice each, so that the memory stream overlaps the arithmetic
-// instead of stalling the next pack or tile.
-void RunBlock(const MatMulKernel& kernel, const Plan& p, const MatMulOut& m, const Acts& acts,
-              int64_t n_tokens, int64_t rb, int64_t re, uint8_t* pack_buf, WeightSpan ahead) {
-  const int64_t row_bytes = RowBytes(m.w.type, m.w.cols);
-  const uint8_t* const wd = static_cast<const uint8_t*>(m.w.data);
+// over it, row r of token t landing at out[t * out_stride + r - rb]. The
+// tiles also pull `ahead` (the weights this thread reads next) toward L2, a
+// slice each, so that the memory stream overlaps the arithmetic instead of
+// stalling the next pack or tile.
+void RunBlock(const MatMulKernel& kernel, const Plan& p, const Matrix& w, const Acts& acts,
+              int64_t n_tokens, int64_t rb, int64_t re, uint8_t* pack_buf, WeightSpan ahead,
+              float* out, int64_t out_stride) {
+  const int64_t row_bytes = RowBytes(w.type, w.cols);
+  const uint8_t* const wd = static_cast<const uint8_t*>(w.data);
   auto* const tile = p.direct ? kernel.direct_tile : kernel.tile;
   if (p.pack) {
     for (int64_t r = rb, i = 0; r < re; r += p.tile_rows, ++i) {
       kernel.pack(wd + r * row_bytes, row_bytes,
-                  static_cast<int>(std::min<int64_t>(p.tile_rows, re - r)), m.w.cols,
+                  static_cast<int>(std::min<int64_t>(p.tile_rows, re - r)), w.cols,
                   pack_buf + i * p.pack_bytes);
     }
   }
   TileArgs args;
   args.w_stride = row_bytes;
   args.x_stride = acts.stride;
-  args.cols = m.w.cols;
-  args.out_stride = m.out_stride;
+  args.cols = w.cols;
+  args.out_stride = out_stride;
   const int64_t tiles = p.passes * ((re - rb + p.tile_rows - 1) / p.tile_rows);
   int64_t tile_index = 0;
   for (int64_t t0 = 0; t0 < n_tokens; t0 += p.tile_tokens) {
@@ -155,79 +132,183 @@ void RunBlock(const MatMulKernel& kernel, const Plan& p, const MatMulOut& m, con
     for (int64_t r = rb, i = 0; r < re; r += p.tile_rows, ++i) {
       args.w = p.pack ? pack_buf + i * p.pack_bytes : wd + r * row_bytes;
       args.n_rows = static_cast<int>(std::min<int64_t>(p.tile_rows, re - r));
-      args.out = m.out + t0 * m.out_stride + r;
+      args.out = out + t0 * out_stride + (r - rb);
       args.ahead = SliceOf(ahead, tile_index++, tiles);
       tile(args);
     }
   }
 }
 
-}  // namespace
-
-// The group's matrices share the activations and one queue of work units:
-// unit u belongs to the matrix whose range [first_unit, first_unit + units)
-// holds it, so threads move from one matrix to the next without a join.
-void MatMulTiled(const MatMulKernel& kernel, ThreadPool& pool, std::span<const MatMulOut> group,
-                 const float* x, int64_t x_stride, int64_t n_tokens, MatMulScratch& scratch) {
-  constexpr size_t kMaxGroup = 8;
-  SURGE_CHECK(!group.empty() && group.size() <= kMaxGroup);
-  const int64_t k = group[0].w.cols;
-  Plan plans[kMaxGroup];
-  int64_t first_unit[kMaxGroup + 1] = {0};
-  int64_t pack_region = 0;
-  for (size_t g = 0; g < group.size(); ++g) {
-    SURGE_CHECK(group[g].w.cols == k && group[g].w.type == group[0].w.type);
-    plans[g] = MakePlan(kernel, group[g].w, n_tokens, pool.num_threads());
-    pack_region =
-        std::max(pack_region, plans[g].pack_bytes * (plans[g].block_rows / plans[g].tile_rows));
-    first_unit[g + 1] =
-        first_unit[g] + (group[g].w.rows + plans[g].unit_rows - 1) / plans[g].unit_rows;
+// One MatMulTiled call: its matrices, their plans, and how work units map
+// onto them. A group runs each matrix's units in turn, so threads move from
+// one matrix to the next without a join; a SwiGLU pair runs units of rows
+// [rb, re) of both gate and up, so one thread holds both products of a row.
+class Job {
+ public:
+  Job(const MatMulKernel& kernel, std::span<const MatMulOut> mats, bool pair, int64_t n_tokens,
+      int num_threads)
+      : mats_(mats), pair_(pair) {
+    SURGE_CHECK(!mats.empty() && mats.size() <= kMaxMats);
+    SURGE_CHECK(!pair || (mats.size() == 2 && mats[0].w.rows == mats[1].w.rows));
+    for (size_t g = 0; g < mats.size(); ++g) {
+      SURGE_CHECK(mats[g].w.cols == mats[0].w.cols && mats[g].w.type == mats[0].w.type);
+      plans_[g] = MakePlan(kernel, mats[g].w, n_tokens, num_threads);
+      first_unit_[g + 1] = first_unit_[g] + (pair ? 0 : UnitsOf(g));
+    }
+    num_units_ = pair ? UnitsOf(0) : first_unit_[mats.size()];
   }
-  const int64_t act_bytes = plans[0].act_bytes;
-  const int64_t total = act_bytes * n_tokens + pack_region * pool.num_threads() + 64;
+
+  int64_t num_units() const { return num_units_; }
+  const Plan& plan(size_t g) const { return plans_[g]; }
+  const MatMulOut& mat(size_t g) const { return mats_[g]; }
+  size_t size() const { return mats_.size(); }
+
+  // Unit u: rows [rb, re) of matrices [g, g + count).
+  struct Unit {
+    size_t g = 0;
+    size_t count = 0;
+    int64_t rb = 0, re = 0;
+    int64_t blocks_per_mat = 0;
+    int64_t blocks() const { return blocks_per_mat * static_cast<int64_t>(count); }
+  };
+  Unit unit(int64_t u) const {
+    Unit r;
+    if (pair_) {
+      r.count = 2;
+    } else {
+      while (u >= first_unit_[r.g + 1]) ++r.g;
+      r.count = 1;
+      u -= first_unit_[r.g];
+    }
+    const Plan& p = plans_[r.g];
+    r.rb = u * p.unit_rows;
+    r.re = std::min(mats_[r.g].w.rows, r.rb + p.unit_rows);
+    r.blocks_per_mat = (r.re - r.rb + p.block_rows - 1) / p.block_rows;
+    return r;
+  }
+
+  // Block i of unit `un`: its matrix index and rows.
+  void block(const Unit& un, int64_t i, size_t& g, int64_t& rb, int64_t& re) const {
+    g = un.g + static_cast<size_t>(i / un.blocks_per_mat);
+    rb = un.rb + i % un.blocks_per_mat * plans_[g].block_rows;
+    re = std::min(un.re, rb + plans_[g].block_rows);
+  }
+
+  // What block i of unit `cur` prefetches while it computes: the block
+  // kStreamAhead on in the thread's own sequence (this unit's blocks, then
+  // those of `next`, the unit it claimed ahead) when the call streams, the
+  // same block of `next` when it makes several passes (a block then takes
+  // long enough to fetch one of its size under it).
+  WeightSpan Ahead(const Unit& cur, const Unit* next, int64_t i) const {
+    const Plan& p = plans_[cur.g];
+    int64_t target = i + (p.passes > 1 ? cur.blocks() : kStreamAhead);
+    const Unit* un = &cur;
+    if (target >= cur.blocks()) {
+      if (next == nullptr) return {};
+      target -= cur.blocks();
+      un = next;
+    }
+    if (target >= un->blocks()) return {};
+    size_t g;
+    int64_t rb, re;
+    block(*un, target, g, rb, re);
+    const Matrix& w = mats_[g].w;
+    const int64_t row_bytes = RowBytes(w.type, w.cols);
+    return {static_cast<const uint8_t*>(w.data) + rb * row_bytes, (re - rb) * row_bytes};
+  }
+
+ private:
+  static constexpr size_t kMaxMats = 8;
+  int64_t UnitsOf(size_t g) const {
+    return (mats_[g].w.rows + plans_[g].unit_rows - 1) / plans_[g].unit_rows;
+  }
+
+  std::span<const MatMulOut> mats_;
+  bool pair_;
+  Plan plans_[kMaxMats];
+  int64_t first_unit_[kMaxMats + 1] = {0};
+  int64_t num_units_ = 0;
+};
+
+// Runs `job` on the pool. With `silu_mul`, the job is a SwiGLU pair: each
+// unit's gate and up products go to the thread's scratch and silu_mul()
+// writes the unit's rows of `out` from them.
+void RunJob(const MatMulKernel& kernel, ThreadPool& pool, const Job& job, const float* x,
+            int64_t x_stride, int64_t n_tokens, MatMulScratch& scratch,
+            void (*silu_mul)(const float*, const float*, int64_t, float*) = nullptr,
+            float* out = nullptr, int64_t out_stride = 0) {
+  const int64_t k = job.mat(0).w.cols;
+  int64_t pack_region = 0;
+  for (size_t g = 0; g < job.size(); ++g) {
+    const Plan& p = job.plan(g);
+    pack_region = std::max(pack_region, p.pack_bytes * (p.block_rows / p.tile_rows));
+  }
+  // A pair's products of one unit, per thread: gate then up, unit_rows apart.
+  const int64_t pair_rows = silu_mul ? job.plan(0).unit_rows : 0;
+  const int64_t pair_region = RoundUp(2 * n_tokens * pair_rows * 4, 64);
+  const int64_t act_bytes = job.plan(0).act_bytes;
+  const int64_t total =
+      act_bytes * n_tokens + (pack_region + pair_region) * pool.num_threads() + 64;
   if (static_cast<int64_t>(scratch.bytes.size()) < total) {
     scratch.bytes.resize(static_cast<size_t>(total));
   }
   uint8_t* base = scratch.bytes.data();
   base += (64 - reinterpret_cast<uintptr_t>(base) % 64) % 64;
   const Acts acts = PrepareActivations(kernel, pool, x, x_stride, n_tokens, k, act_bytes, base);
-  uint8_t* const packs = base + act_bytes * n_tokens;
+  uint8_t* const per_thread = base + act_bytes * n_tokens;
 
-  const int64_t num_units = first_unit[group.size()];
-  // The rows of unit u and its matrix index.
-  auto unit_rows = [&](int64_t u, size_t& g, int64_t& rb, int64_t& re) {
-    while (u >= first_unit[g + 1]) ++g;  // units are taken in increasing order
-    const int64_t local = u - first_unit[g];
-    rb = local * plans[g].unit_rows;
-    re = std::min(group[g].w.rows, rb + plans[g].unit_rows);
-  };
   std::atomic<int64_t> next_unit{0};
   pool.RunDynamic([&](int thread, int) {
-    uint8_t* pack_buf = packs + pack_region * thread;
-    size_t g = 0;
+    uint8_t* const pack_buf = per_thread + (pack_region + pair_region) * thread;
+    float* const products = reinterpret_cast<float*>(pack_buf + pack_region);
     // Each thread claims its next unit one ahead, so that its tiles know
-    // which weights it reads next and can prefetch them (see Ahead).
+    // which weights it reads next and can prefetch them (see Job::Ahead).
     int64_t u = next_unit.fetch_add(1, std::memory_order_relaxed);
-    while (u < num_units) {
+    while (u < job.num_units()) {
       const int64_t following = next_unit.fetch_add(1, std::memory_order_relaxed);
-      int64_t rb, ue;
-      unit_rows(u, g, rb, ue);
-      const Plan& p = plans[g];
-      const MatMulOut& m = group[g];
-      WeightSpan next;
-      if (following < num_units) {
-        size_t fg = g;
-        int64_t frb, fre;
-        unit_rows(following, fg, frb, fre);
-        next = Rows(group[fg].w, frb, fre);
+      const Job::Unit cur = job.unit(u);
+      Job::Unit next;
+      if (following < job.num_units()) next = job.unit(following);
+      const Job::Unit* next_ptr = following < job.num_units() ? &next : nullptr;
+      for (int64_t i = 0; i < cur.blocks(); ++i) {
+        size_t g;
+        int64_t rb, re;
+        job.block(cur, i, g, rb, re);
+        const MatMulOut& m = job.mat(g);
+        float* const dst =
+            silu_mul ? products + (g - cur.g) * n_tokens * pair_rows + (rb - cur.rb) : m.out + rb;
+        RunBlock(kernel, job.plan(g), m.w, acts, n_tokens, rb, re, pack_buf,
+                 job.Ahead(cur, next_ptr, i), dst, silu_mul ? pair_rows : m.out_stride);
       }
-      for (int64_t bb = rb, i = 0; bb < ue; bb += p.block_rows, ++i) {
-        RunBlock(kernel, p, m, acts, n_tokens, bb, std::min(ue, bb + p.block_rows), pack_buf,
-                 Ahead(p, m.w, rb, ue, i, next));
+      if (silu_mul) {
+        const float* gate = products;
+        const float* up = products + n_tokens * pair_rows;
+        for (int64_t t = 0; t < n_tokens; ++t) {
+          silu_mul(gate + t * pair_rows, up + t * pair_rows, cur.re - cur.rb,
+                   out + t * out_stride + cur.rb);
+        }
       }
       u = following;
     }
   });
+}
+
+}  // namespace
+
+void MatMulTiled(const MatMulKernel& kernel, ThreadPool& pool, std::span<const MatMulOut> group,
+                 const float* x, int64_t x_stride, int64_t n_tokens, MatMulScratch& scratch) {
+  const Job job(kernel, group, /*pair=*/false, n_tokens, pool.num_threads());
+  RunJob(kernel, pool, job, x, x_stride, n_tokens, scratch);
+}
+
+void MatMulTiledSwiGlu(const MatMulKernel& kernel, ThreadPool& pool, const Matrix& gate,
+                       const Matrix& up, const float* x, int64_t x_stride, int64_t n_tokens,
+                       float* out, int64_t out_stride,
+                       void (*silu_mul)(const float*, const float*, int64_t, float*),
+                       MatMulScratch& scratch) {
+  const MatMulOut mats[2] = {{gate, nullptr, 0}, {up, nullptr, 0}};
+  const Job job(kernel, mats, /*pair=*/true, n_tokens, pool.num_threads());
+  RunJob(kernel, pool, job, x, x_stride, n_tokens, scratch, silu_mul, out, out_stride);
 }
 
 }  // namespace surge::engine::kernels::internal

@@ -192,5 +192,39 @@ TEST(MatMulTest, GroupMatchesSeparateCalls) {
   }
 }
 
+// The SwiGLU half gives bitwise SiluMul() of the two separate products on
+// every path, fused (streaming and multi-pass token counts) or not (long
+// calls), and leaves the padding between output rows alone.
+TEST(MatMulTest, SwiGluMatchesSeparateProducts) {
+  ThreadPool pool(2);
+  struct Shape {
+    int64_t rows, cols;
+  };
+  for (Isa isa : testing::SupportedIsas()) {
+    ScopedIsa scope(isa);
+    for (DType type : kAllTypes) {
+      for (Shape s : {Shape{70, 128}, Shape{300, 64}, Shape{5, 96}}) {
+        const TestMatrix gate(type, s.rows, s.cols, 51), up(type, s.rows, s.cols, 52);
+        for (int64_t n : {1, 5, 16, 17, 40, 70}) {
+          const int64_t x_stride = s.cols + 1;
+          const int64_t out_stride = s.rows + 3;
+          const std::vector<float> x = RandomFloats(x_stride * n, 53, 2.0f);
+          const std::vector<float> g = RunMatMul(pool, gate.m, x, x_stride, n, s.rows);
+          const std::vector<float> u = RunMatMul(pool, up.m, x, x_stride, n, s.rows);
+          std::vector<float> want(static_cast<size_t>(out_stride * n), -1.0f);
+          for (int64_t t = 0; t < n; ++t) {
+            SiluMul(&g[t * s.rows], &u[t * s.rows], s.rows, &want[t * out_stride]);
+          }
+          std::vector<float> got(want.size(), -1.0f);
+          MatMulScratch scratch;
+          MatMulSwiGlu(pool, gate.m, up.m, x.data(), x_stride, n, got.data(), out_stride, scratch);
+          ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
+              << Name(isa, type) << " rows=" << s.rows << " n=" << n;
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace surge::engine::kernels

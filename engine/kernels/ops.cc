@@ -5,6 +5,7 @@
 
 #include "base/check.h"
 #include "engine/kernels/kernel_table.h"
+#include "engine/kernels/thread_pool.h"
 
 namespace surge::engine::kernels {
 
@@ -43,6 +44,36 @@ void MatMulGroup(ThreadPool& pool, std::span<const MatMulOut> group, const float
                             x_stride, n_tokens, scratch);
     }
   }
+}
+
+void MatMulSwiGlu(ThreadPool& pool, const Matrix& gate, const Matrix& up, const float* x,
+                  int64_t x_stride, int64_t n_tokens, float* out, int64_t out_stride,
+                  MatMulScratch& scratch) {
+  SURGE_CHECK(gate.rows == up.rows && gate.cols == up.cols);
+  if (n_tokens <= 0 || gate.rows == 0) return;
+  const internal::OpsTable& ops = internal::ActiveOps();
+  // Fusing pays while a unit's products stay in the thread's cache; a long
+  // prefill chunk's do not, and there the separate passes are faster.
+  constexpr int64_t kFuseMaxTokens = 64;
+  if (ops.matmul_kernel != nullptr && gate.type == up.type && n_tokens <= kFuseMaxTokens) {
+    SURGE_CHECK(gate.cols % Traits(gate.type).block_size == 0);
+    internal::MatMulTiledSwiGlu(*ops.matmul_kernel(gate.type), pool, gate, up, x, x_stride,
+                                n_tokens, out, out_stride, ops.silu_mul, scratch);
+    return;
+  }
+  // The two products, then the activation (same arithmetic).
+  const int64_t rows = gate.rows;
+  if (static_cast<int64_t>(scratch.floats.size()) < n_tokens * rows) {
+    scratch.floats.resize(static_cast<size_t>(n_tokens * rows));
+  }
+  float* const up_out = scratch.floats.data();
+  const MatMulOut products[] = {{gate, out, out_stride}, {up, up_out, rows}};
+  MatMulGroup(pool, products, x, x_stride, n_tokens, scratch);
+  pool.ParallelFor(n_tokens, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      ops.silu_mul(out + t * out_stride, up_out + t * rows, rows, out + t * out_stride);
+    }
+  });
 }
 
 void RmsNorm(const float* x, const float* weight, int64_t n, float eps, float* out) {

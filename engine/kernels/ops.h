@@ -29,10 +29,12 @@ struct Matrix {
   int64_t cols = 0;
 };
 
-// Reusable scratch memory for MatMul (quantized activations). Owned by the
-// caller, grown on demand, never shrunk. Not shareable between concurrent calls.
+// Reusable scratch memory for MatMul (quantized activations, packed panels,
+// partial products). Owned by the caller, grown on demand, never shrunk. Not
+// shareable between concurrent calls.
 struct MatMulScratch {
   std::vector<uint8_t> bytes;
+  std::vector<float> floats;  // MatMulSwiGlu's up products where it does not fuse
 };
 
 // out[t * out_stride + r] = sum_k W[r, k] * x[t * x_stride + k]
@@ -58,6 +60,16 @@ struct MatMulOut {
 // separate groups by type).
 void MatMulGroup(ThreadPool& pool, std::span<const MatMulOut> group, const float* x,
                  int64_t x_stride, int64_t n_tokens, MatMulScratch& scratch);
+
+// out[t * out_stride + r] = silu(g) * u with g, u what MatMul() of `gate` and
+// of `up` give for row r and token t, bitwise (SiluMul() of the two): the
+// first half of a SwiGLU feed-forward as one pool job. The thread that
+// computes a run of rows of both matrices applies the activation to it, so
+// the two products never leave that thread's cache. gate and up must have
+// the same shape.
+void MatMulSwiGlu(ThreadPool& pool, const Matrix& gate, const Matrix& up, const float* x,
+                  int64_t x_stride, int64_t n_tokens, float* out, int64_t out_stride,
+                  MatMulScratch& scratch);
 
 // out = x / sqrt(mean(x^2) + eps) * weight, n elements. out may alias x.
 void RmsNorm(const float* x, const float* weight, int64_t n, float eps, float* out);

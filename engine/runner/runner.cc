@@ -78,8 +78,7 @@ void Runner::Prepare(std::span<const SequenceChunk> chunks) {
   Resize(k_, t * config_.kv_dim());
   Resize(v_, t * config_.kv_dim());
   Resize(attn_, t * config_.q_dim());
-  Resize(gate_, t * config_.n_ff);
-  Resize(up_, t * config_.n_ff);
+  Resize(ffn_, t * config_.n_ff);
 }
 
 void Runner::Embed() {
@@ -112,11 +111,9 @@ void Runner::Layer(int il) {
     kernels::RmsNorm(&x_[t * d], w.ffn_norm, d, config_.rms_eps, &xn_[t * d]);
   });
   const int64_t ff = config_.n_ff;
-  const kernels::MatMulOut gate_up[] = {{w.w_gate, gate_.data(), ff}, {w.w_up, up_.data(), ff}};
-  kernels::MatMulGroup(pool_, gate_up, xn_.data(), d, n_tokens_, matmul_scratch_);
-  ForEachToken(
-      [&](int64_t t) { kernels::SiluMul(&gate_[t * ff], &up_[t * ff], ff, &gate_[t * ff]); });
-  kernels::MatMul(pool_, w.w_down, gate_.data(), ff, n_tokens_, xn_.data(), d, matmul_scratch_);
+  kernels::MatMulSwiGlu(pool_, w.w_gate, w.w_up, xn_.data(), d, n_tokens_, ffn_.data(), ff,
+                        matmul_scratch_);
+  kernels::MatMul(pool_, w.w_down, ffn_.data(), ff, n_tokens_, xn_.data(), d, matmul_scratch_);
   ForEachToken([&](int64_t t) { kernels::Add(&x_[t * d], &xn_[t * d], d); });
 }
 

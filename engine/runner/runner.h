@@ -73,7 +73,8 @@ class Runner {
   std::vector<int64_t> positions_;
   std::vector<const SequenceChunk*> chunk_of_;
   // Activations, row-major [token][feature].
-  std::vector<float> x_, xn_, q_, k_, v_, attn_, gate_, up_;
+  std::vector<float> x_, xn_, q_, k_, v_, attn_;
+  std::vector<float> ffn_;  // silu(gate) * up, the down projection's input
   std::vector<float> logits_in_, logits_;
   std::vector<std::vector<float>> scores_;  // attention scratch, one per thread
 };
