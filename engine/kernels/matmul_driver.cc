@@ -1,18 +1,16 @@
 // The MatMul driver shared by the SIMD paths: activation preparation, the
 // split of weight rows across the pool, cache blocking and tile calls.
 //
-// Work is handed out in units of whole row tiles from an atomic counter, so a
-// slow or preempted thread holds up at most the units it has claimed (its
-// current one and the next); which thread computes a row never changes its
-// arithmetic. Within a unit, rows are walked in blocks sized to stay in L2
-// (packed first when the kernel packs), and each block loops over token
-// tiles, so every weight byte is read from memory once per call while the
-// token tile stays in L1. A thread claims its next unit one ahead, so its
-// tiles can prefetch the rows it reads next and the weight stream overlaps
-// the arithmetic: the next block in its own sequence of rows when the call
-// streams (one pass), its whole next unit when it makes several passes.
+// Work is handed out in units of whole row tiles from a WorkQueue (each
+// thread's own run of units first, then steals), so a slow or preempted
+// thread holds up at most the units it has claimed (its current one and the
+// next); which thread computes a row never changes its arithmetic. Within a unit, rows are walked
+// in blocks sized to stay in L2 (packed first when the kernel packs), and each block loops over
+// token tiles, so every weight byte is read from memory once per call while the token tile stays in
+// L1. A thread claims its next unit one ahead, so its tiles can prefetch the rows it reads next and
+// the weight stream overlaps the arithmetic: the next block in its own sequence of rows when the
+// call streams (one pass), its whole next unit when it makes several passes.
 #include <algorithm>
-#include <atomic>
 #include <cstdint>
 
 #include "base/check.h"
@@ -82,9 +80,9 @@ Acts PrepareActivations(const MatMulKernel& kernel, ThreadPool& pool, const floa
     return {reinterpret_cast<const uint8_t*>(x), x_stride * static_cast<int64_t>(sizeof(float))};
   }
   if (n_tokens >= kPrepParallelTokens) {
-    std::atomic<int64_t> next{0};
-    pool.RunDynamic([&](int, int) {
-      for (int64_t t; (t = next.fetch_add(1, std::memory_order_relaxed)) < n_tokens;) {
+    WorkQueue queue(n_tokens, pool.num_threads());
+    pool.RunDynamic([&](int thread, int) {
+      for (int64_t t; (t = queue.Next(thread)) >= 0;) {
         kernel.prep(x + t * x_stride, k, base + t * act_bytes);
       }
     });
@@ -257,19 +255,19 @@ void RunJob(const MatMulKernel& kernel, ThreadPool& pool, const Job& job, const 
   const Acts acts = PrepareActivations(kernel, pool, x, x_stride, n_tokens, k, act_bytes, base);
   uint8_t* const per_thread = base + act_bytes * n_tokens;
 
-  std::atomic<int64_t> next_unit{0};
+  WorkQueue queue(job.num_units(), pool.num_threads());
   pool.RunDynamic([&](int thread, int) {
     uint8_t* const pack_buf = per_thread + (pack_region + pair_region) * thread;
     float* const products = reinterpret_cast<float*>(pack_buf + pack_region);
     // Each thread claims its next unit one ahead, so that its tiles know
     // which weights it reads next and can prefetch them (see Job::Ahead).
-    int64_t u = next_unit.fetch_add(1, std::memory_order_relaxed);
-    while (u < job.num_units()) {
-      const int64_t following = next_unit.fetch_add(1, std::memory_order_relaxed);
+    int64_t u = queue.Next(thread);
+    while (u >= 0) {
+      const int64_t following = queue.Next(thread);
       const Job::Unit cur = job.unit(u);
       Job::Unit next;
-      if (following < job.num_units()) next = job.unit(following);
-      const Job::Unit* next_ptr = following < job.num_units() ? &next : nullptr;
+      if (following >= 0) next = job.unit(following);
+      const Job::Unit* next_ptr = following >= 0 ? &next : nullptr;
       for (int64_t i = 0; i < cur.blocks(); ++i) {
         size_t g;
         int64_t rb, re;

@@ -165,4 +165,59 @@ void ThreadPool::ParallelFor(int64_t n, int64_t grain,
   });
 }
 
+namespace {
+
+constexpr uint64_t Pack(uint64_t begin, uint64_t end) { return begin | end << 32; }
+constexpr int64_t Begin(uint64_t r) { return static_cast<int64_t>(r & 0xffffffffu); }
+constexpr int64_t End(uint64_t r) { return static_cast<int64_t>(r >> 32); }
+
+}  // namespace
+
+WorkQueue::WorkQueue(int64_t n, int num_members) : num_members_(num_members) {
+  SURGE_CHECK(num_members >= 1 && n >= 0 && n < (int64_t{1} << 31));
+  if (num_members > kInline) heap_ = std::make_unique<Share[]>(static_cast<size_t>(num_members));
+  shares_ = heap_ ? heap_.get() : inline_;
+  for (int m = 0; m < num_members; ++m) {
+    const int64_t begin = n * m / num_members, end = n * (m + 1) / num_members;
+    shares_[m].range.store(Pack(begin, end), std::memory_order_relaxed);
+  }
+}
+
+int64_t WorkQueue::Next(int member) {
+  std::atomic<uint64_t>& own = shares_[member].range;
+  uint64_t r = own.load(std::memory_order_relaxed);
+  while (Begin(r) < End(r)) {
+    if (own.compare_exchange_weak(r, Pack(Begin(r) + 1, End(r)), std::memory_order_relaxed)) {
+      return Begin(r);
+    }
+  }
+  return Steal(member);
+}
+
+// Takes the back half of the largest share left (all of a one-item share),
+// keeps its first item and makes the rest the member's own share. The own
+// share is empty meanwhile, so no other member touches it.
+int64_t WorkQueue::Steal(int member) {
+  for (;;) {
+    int victim = -1;
+    int64_t most = 0;
+    uint64_t seen = 0;
+    for (int m = 0; m < num_members_; ++m) {
+      const uint64_t r = shares_[m].range.load(std::memory_order_relaxed);
+      if (End(r) - Begin(r) > most) {
+        most = End(r) - Begin(r);
+        victim = m;
+        seen = r;
+      }
+    }
+    if (victim < 0) return -1;
+    const int64_t mid = Begin(seen) + (End(seen) - Begin(seen)) / 2;
+    if (shares_[victim].range.compare_exchange_strong(seen, Pack(Begin(seen), mid),
+                                                      std::memory_order_relaxed)) {
+      shares_[member].range.store(Pack(mid + 1, End(seen)), std::memory_order_relaxed);
+      return mid;
+    }
+  }
+}
+
 }  // namespace surge::engine::kernels

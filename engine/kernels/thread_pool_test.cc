@@ -91,5 +91,48 @@ TEST(ThreadPoolTest, RunDynamicThenRunMixed) {
   }
 }
 
+// Every item is handed out exactly once, members take ascending runs, and
+// the members that do show up finish the shares of those that do not.
+TEST(WorkQueueTest, HandsOutEveryItemOnce) {
+  for (int members : {1, 2, 3, 9, 20}) {  // 9 and 20 go past the inline shares
+    for (int64_t n : {0, 1, 2, 5, 64, 1000}) {
+      for (int present : {members, (members + 1) / 2}) {
+        WorkQueue queue(n, members);
+        std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+        std::vector<std::thread> threads;
+        for (int m = 0; m < present; ++m) {
+          threads.emplace_back([&, m] {
+            int64_t last = -1;
+            int runs = 0;
+            for (int64_t i; (i = queue.Next(m)) >= 0;) {
+              ASSERT_LT(i, n);
+              hits[static_cast<size_t>(i)].fetch_add(1);
+              if (i != last + 1) ++runs;
+              last = i;
+            }
+            // Its own share, then at most a few stolen runs per other member.
+            EXPECT_LE(runs, 1 + 2 * 32 * members) << "member " << m;
+          });
+        }
+        for (std::thread& t : threads) t.join();
+        for (int64_t i = 0; i < n; ++i) {
+          ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1)
+              << "item " << i << " of " << n << ", " << present << "/" << members << " members";
+        }
+      }
+    }
+  }
+}
+
+TEST(WorkQueueTest, AloneAMemberTakesItsShareInOrderFirst) {
+  WorkQueue queue(10, 2);  // shares [0, 5) and [5, 10)
+  for (int64_t want : {5, 6, 7, 8, 9}) EXPECT_EQ(queue.Next(1), want);
+  // Then it steals the back half of member 0's share, then the rest.
+  std::vector<int64_t> rest;
+  for (int64_t i; (i = queue.Next(1)) >= 0;) rest.push_back(i);
+  EXPECT_EQ(rest, (std::vector<int64_t>{2, 3, 4, 1, 0}));
+  EXPECT_EQ(queue.Next(0), -1);
+}
+
 }  // namespace
 }  // namespace surge::engine::kernels

@@ -1,7 +1,6 @@
 #include "engine/runner/runner.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 
 #include "base/check.h"
@@ -145,11 +144,11 @@ void Runner::Attention(int il, const model::LayerWeights& w) {
 
   // A task is one token's attention over a run of its heads: all of them
   // when there are tokens enough to keep every thread busy (a block's heads
-  // are contiguous in the cache, so one thread walks them in address order,
-  // and fewer claims keep the shared counter cold), fewer when a step has
-  // few tokens. Tasks differ in length (a prefill chunk's later tokens see
-  // more history), so members take them from the counter. Each head's
-  // result is deterministic on its own, whoever computes it.
+  // are contiguous in the cache, so one thread walks them in address order),
+  // fewer when a step has few tokens. Tasks differ in length (a prefill
+  // chunk's later tokens see more history), so members take them from a
+  // WorkQueue and steal when their share runs out. Each head's result is
+  // deterministic on its own, whoever computes it.
   const int n_heads = config_.n_heads;
   const int64_t splits = std::clamp<int64_t>(
       (kAttentionTasksPerThread * pool_.num_threads() + n_tokens_ - 1) / n_tokens_, 1, n_heads);
@@ -158,10 +157,10 @@ void Runner::Attention(int il, const model::LayerWeights& w) {
   const int64_t n_tasks = n_tokens_ * tasks_per_token;
   const int group = n_heads / config_.n_kv_heads;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  std::atomic<int64_t> next{0};
+  kernels::WorkQueue queue(n_tasks, pool_.num_threads());
   pool_.RunDynamic([&](int thread, int) {
     std::vector<float>& scores = scores_[thread];
-    for (int64_t task = next.fetch_add(1); task < n_tasks; task = next.fetch_add(1)) {
+    for (int64_t task; (task = queue.Next(thread)) >= 0;) {
       const int64_t t = task / tasks_per_token;
       const int h0 = static_cast<int>(task % tasks_per_token) * heads_per_task;
       const int64_t n_ctx = positions_[t] + 1;
