@@ -93,7 +93,11 @@ void Runner::Layer(int il) {
   const model::LayerWeights& w = model_.weights().layer(il);
   const int64_t d = config_.n_embd;
 
+  // Each sub-layer leaves its output in xn_; the next one's first pass adds
+  // it to the residual stream (the last layer's, Output()) and normalises,
+  // one pass over each token instead of two.
   ForEachToken([&](int64_t t) {
+    if (il > 0) kernels::Add(&x_[t * d], &xn_[t * d], d);
     kernels::RmsNorm(&x_[t * d], w.attn_norm, d, config_.rms_eps, &xn_[t * d]);
   });
   const kernels::MatMulOut qkv[] = {{w.wq, q_.data(), config_.q_dim()},
@@ -104,23 +108,21 @@ void Runner::Layer(int il) {
   // xn_ is free again: reuse it for the attention projection's output.
   kernels::MatMul(pool_, w.wo, attn_.data(), config_.q_dim(), n_tokens_, xn_.data(), d,
                   matmul_scratch_);
-  ForEachToken([&](int64_t t) { kernels::Add(&x_[t * d], &xn_[t * d], d); });
-
   ForEachToken([&](int64_t t) {
+    kernels::Add(&x_[t * d], &xn_[t * d], d);
     kernels::RmsNorm(&x_[t * d], w.ffn_norm, d, config_.rms_eps, &xn_[t * d]);
   });
   const int64_t ff = config_.n_ff;
   kernels::MatMulSwiGlu(pool_, w.w_gate, w.w_up, xn_.data(), d, n_tokens_, ffn_.data(), ff,
                         matmul_scratch_);
   kernels::MatMul(pool_, w.w_down, ffn_.data(), ff, n_tokens_, xn_.data(), d, matmul_scratch_);
-  ForEachToken([&](int64_t t) { kernels::Add(&x_[t * d], &xn_[t * d], d); });
 }
 
 void Runner::Attention(int il, const model::LayerWeights& w) {
   const int hd = config_.head_dim;
   const int64_t qd = config_.q_dim(), kvd = config_.kv_dim();
   const kernels::RopeStyle style = config_.arch.rope_style;
-  // Bias, Q/K norm and rotary embedding, per token.
+  // Bias, Q/K norm and rotary embedding, then the token's K/V into the cache.
   ForEachToken([&](int64_t t) {
     float* q = &q_[t * qd];
     float* k = &k_[t * kvd];
@@ -139,8 +141,8 @@ void Runner::Attention(int il, const model::LayerWeights& w) {
     }
     kernels::Rope(q, config_.n_heads, hd, positions_[t], config_.rope_freq_base, style);
     kernels::Rope(k, config_.n_kv_heads, hd, positions_[t], config_.rope_freq_base, style);
+    WriteKv(il, t);
   });
-  WriteKv(il);
 
   // A task is one token's attention over a run of its heads: all of them
   // when there are tokens enough to keep every thread busy (a block's heads
@@ -176,22 +178,18 @@ void Runner::Attention(int il, const model::LayerWeights& w) {
   });
 }
 
-void Runner::WriteKv(int il) {
+void Runner::WriteKv(int il, int64_t t) {
   const int hd = config_.head_dim;
   const int64_t kvd = config_.kv_dim();
   const int32_t bs = cache_.block_size();
-  uint16_t* kc = cache_.k(il);
-  uint16_t* vc = cache_.v(il);
-  ForEachToken([&](int64_t t) {
-    const int64_t pos = positions_[t];
-    const int32_t block = chunk_of_[t]->block_table[pos / bs];
-    const int32_t slot = static_cast<int32_t>(pos % bs);
-    for (int g = 0; g < config_.n_kv_heads; ++g) {
-      const int64_t off = cache_.Offset(block, g, slot);
-      kernels::ToHalf(&k_[t * kvd + g * hd], hd, kc + off);
-      kernels::ToHalf(&v_[t * kvd + g * hd], hd, vc + off);
-    }
-  });
+  const int64_t pos = positions_[t];
+  const int32_t block = chunk_of_[t]->block_table[pos / bs];
+  const int32_t slot = static_cast<int32_t>(pos % bs);
+  for (int g = 0; g < config_.n_kv_heads; ++g) {
+    const int64_t off = cache_.Offset(block, g, slot);
+    kernels::ToHalf(&k_[t * kvd + g * hd], hd, cache_.k(il) + off);
+    kernels::ToHalf(&v_[t * kvd + g * hd], hd, cache_.v(il) + off);
+  }
 }
 
 void Runner::Output(std::span<const SequenceChunk> chunks) {
@@ -202,6 +200,7 @@ void Runner::Output(std::span<const SequenceChunk> chunks) {
   for (const SequenceChunk& c : chunks) {
     row_end += static_cast<int64_t>(c.tokens.size());
     if (!c.want_logits || c.tokens.empty()) continue;
+    kernels::Add(&x_[(row_end - 1) * d], &xn_[(row_end - 1) * d], d);  // the last layer's output
     kernels::RmsNorm(&x_[(row_end - 1) * d], model_.weights().output_norm(), d, config_.rms_eps,
                      &logits_in_[n_out * d]);
     ++n_out;

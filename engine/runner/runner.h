@@ -55,7 +55,7 @@ class Runner {
   void Embed();
   void Layer(int il);
   void Attention(int il, const model::LayerWeights& w);
-  void WriteKv(int il);
+  void WriteKv(int il, int64_t t);  // token t's K and V rows into layer il's cache
   void Output(std::span<const SequenceChunk> chunks);
   // Runs fn(t) for every token row, across the pool when the batch is large.
   template <typename Fn>
