@@ -3,13 +3,15 @@
 //
 // Work is handed out in units of whole row tiles from a WorkQueue (each
 // thread's own run of units first, then steals), so a slow or preempted
-// thread holds up at most the units it has claimed (its current one and the
-// next); which thread computes a row never changes its arithmetic. Within a unit, rows are walked
-// in blocks sized to stay in L2 (packed first when the kernel packs), and each block loops over
-// token tiles, so every weight byte is read from memory once per call while the token tile stays in
-// L1. A thread claims its next unit one ahead, so its tiles can prefetch the rows it reads next and
-// the weight stream overlaps the arithmetic: the next block in its own sequence of rows when the
-// call streams (one pass), its whole next unit when it makes several passes.
+// thread holds up at most the units it has claimed (its current one and
+// the next); which thread computes a row never changes its arithmetic.
+// Within a unit, rows are walked in blocks sized to stay in L2 (packed
+// first when the kernel packs), and each block loops over token tiles, so
+// every weight byte is read from memory once per call while the token tile
+// stays in L1. A thread claims its next unit one ahead, so its tiles can
+// prefetch the rows it reads next and the weight stream overlaps the
+// arithmetic: the next block in its own sequence of rows when the call
+// streams (one pass), the same block of its next unit when it makes several.
 #include <algorithm>
 #include <cstdint>
 

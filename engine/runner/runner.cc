@@ -200,7 +200,9 @@ void Runner::Output(std::span<const SequenceChunk> chunks) {
   for (const SequenceChunk& c : chunks) {
     row_end += static_cast<int64_t>(c.tokens.size());
     if (!c.want_logits || c.tokens.empty()) continue;
-    kernels::Add(&x_[(row_end - 1) * d], &xn_[(row_end - 1) * d], d);  // the last layer's output
+    if (config_.n_layers > 0) {  // the last layer's output joins the residual stream
+      kernels::Add(&x_[(row_end - 1) * d], &xn_[(row_end - 1) * d], d);
+    }
     kernels::RmsNorm(&x_[(row_end - 1) * d], model_.weights().output_norm(), d, config_.rms_eps,
                      &logits_in_[n_out * d]);
     ++n_out;
