@@ -1,9 +1,11 @@
-// Public entry points of ops.h: forward to the active path's table.
+// Public entry points of ops.h: forward to the active path's table (the
+// rotary angles and rotation, which every path shares, directly).
 #include "engine/kernels/ops.h"
 
 #include <iterator>
 
 #include "base/check.h"
+#include "engine/kernels/cpu/rope.h"
 #include "engine/kernels/kernel_table.h"
 #include "engine/kernels/thread_pool.h"
 
@@ -82,6 +84,14 @@ void RmsNorm(const float* x, const float* weight, int64_t n, float eps, float* o
 
 void Rope(float* x, int n_heads, int head_dim, int64_t pos, float freq_base, RopeStyle style) {
   internal::ActiveOps().rope(x, n_heads, head_dim, pos, freq_base, style);
+}
+
+void RopeAngles(int head_dim, int64_t pos, float freq_base, float* cos_sin) {
+  internal::RopeAngles(head_dim, pos, freq_base, cos_sin);
+}
+
+void Rope(float* x, int n_heads, int head_dim, const float* cos_sin, RopeStyle style) {
+  internal::RopeRotate(x, n_heads, head_dim, cos_sin, style);
 }
 
 void SiluMul(const float* gate, const float* up, int64_t n, float* out) {

@@ -83,6 +83,16 @@ enum class RopeStyle {
 // position `pos`: theta_i = pos * freq_base^(-2i / head_dim).
 void Rope(float* x, int n_heads, int head_dim, int64_t pos, float freq_base, RopeStyle style);
 
+// The angles Rope() uses for position `pos`, head_dim floats:
+// cos_sin[i] = cos(theta_i), cos_sin[head_dim / 2 + i] = sin(theta_i). A
+// forward pass computes them once per token and rotates every layer's Q and
+// K with them (the sines and cosines, in double, cost more than the
+// rotations they feed).
+void RopeAngles(int head_dim, int64_t pos, float freq_base, float* cos_sin);
+
+// Rope() with angles from RopeAngles(): bitwise the same result.
+void Rope(float* x, int n_heads, int head_dim, const float* cos_sin, RopeStyle style);
+
 // out[i] = silu(gate[i]) * up[i]. out may alias gate.
 void SiluMul(const float* gate, const float* up, int64_t n, float* out);
 

@@ -159,6 +159,30 @@ TEST(OpsTest, RopeBothStyles) {
   }
 }
 
+TEST(OpsTest, RopeWithAnglesIsRopeBitwise) {
+  // A pass rotates with angles computed once per token; every path's
+  // Rope(pos) (the reference's per-element one included) must agree exactly.
+  for (Isa isa : testing::SupportedIsas()) {
+    ScopedIsa scope(isa);
+    for (RopeStyle style : {RopeStyle::kNormal, RopeStyle::kNeox}) {
+      for (int head_dim : {8, 48, 64, 128}) {
+        for (int64_t pos : {0, 1, 17, 4095, 100000}) {
+          for (float base : {10000.0f, 1000000.0f}) {
+            std::vector<float> want = RandomFloats(3 * head_dim, 9);
+            std::vector<float> got = want;
+            std::vector<float> angles(static_cast<size_t>(head_dim));
+            Rope(want.data(), 3, head_dim, pos, base, style);
+            RopeAngles(head_dim, pos, base, angles.data());
+            Rope(got.data(), 3, head_dim, angles.data(), style);
+            ASSERT_EQ(0, std::memcmp(want.data(), got.data(), want.size() * sizeof(float)))
+                << IsaName(isa) << " head_dim " << head_dim << " pos " << pos;
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(OpsTest, RopeMatchesTheMath) {
   // Head 0, pair i = 1 of a head_dim 8 vector at pos 3: theta = 3 * 10000^(-2/8).
   for (Isa isa : testing::SupportedIsas()) {
@@ -202,7 +226,7 @@ struct TestCache {
 
 TEST(OpsTest, AttendPagedMatchesReference) {
   for (Isa isa : testing::SupportedSimdIsas()) {
-    for (int head_dim : {8, 24, 48, 64, 128, 136, 256}) {
+    for (int head_dim : {8, 24, 40, 48, 64, 96, 120, 128, 136, 256}) {
       for (int64_t n_ctx : {1, 5, 16, 37, 300}) {
         const TestCache cache(head_dim, 3, 16, n_ctx, static_cast<uint32_t>(head_dim + n_ctx));
         const std::vector<float> q = RandomFloats(head_dim, 9, 2.0f);

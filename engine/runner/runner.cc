@@ -78,14 +78,17 @@ void Runner::Prepare(std::span<const SequenceChunk> chunks) {
   Resize(v_, t * config_.kv_dim());
   Resize(attn_, t * config_.q_dim());
   Resize(ffn_, t * config_.n_ff);
+  Resize(rope_, t * config_.head_dim);
 }
 
 void Runner::Embed() {
   const kernels::Matrix& e = model_.weights().token_embd();
   const int64_t row_bytes = kernels::RowBytes(e.type, e.cols);
+  const int hd = config_.head_dim;
   ForEachToken([&](int64_t t) {
     const auto* row = static_cast<const uint8_t*>(e.data) + tokens_[t] * row_bytes;
     kernels::DequantizeRow(e.type, row, e.cols, &x_[t * config_.n_embd]);
+    kernels::RopeAngles(hd, positions_[t], config_.rope_freq_base, &rope_[t * hd]);
   });
 }
 
@@ -139,8 +142,8 @@ void Runner::Attention(int il, const model::LayerWeights& w) {
         kernels::RmsNorm(k + h * hd, w.k_norm, hd, config_.rms_eps, k + h * hd);
       }
     }
-    kernels::Rope(q, config_.n_heads, hd, positions_[t], config_.rope_freq_base, style);
-    kernels::Rope(k, config_.n_kv_heads, hd, positions_[t], config_.rope_freq_base, style);
+    kernels::Rope(q, config_.n_heads, hd, &rope_[t * hd], style);
+    kernels::Rope(k, config_.n_kv_heads, hd, &rope_[t * hd], style);
     WriteKv(il, t);
   });
 

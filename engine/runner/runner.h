@@ -52,7 +52,7 @@ class Runner {
 
  private:
   void Prepare(std::span<const SequenceChunk> chunks);
-  void Embed();
+  void Embed();  // each token's embedding and rotary angles
   void Layer(int il);
   void Attention(int il, const model::LayerWeights& w);
   void WriteKv(int il, int64_t t);  // token t's K and V rows into layer il's cache
@@ -74,7 +74,8 @@ class Runner {
   std::vector<const SequenceChunk*> chunk_of_;
   // Activations, row-major [token][feature].
   std::vector<float> x_, xn_, q_, k_, v_, attn_;
-  std::vector<float> ffn_;  // silu(gate) * up, the down projection's input
+  std::vector<float> ffn_;   // silu(gate) * up, the down projection's input
+  std::vector<float> rope_;  // per token, its position's RopeAngles(), for every layer
   std::vector<float> logits_in_, logits_;
   std::vector<std::vector<float>> scores_;  // attention scratch, one per thread
 };

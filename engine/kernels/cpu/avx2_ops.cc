@@ -2,7 +2,9 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <utility>
 
 #include "engine/kernels/cpu/avx2_common.h"
 #include "engine/kernels/cpu/rope.h"
@@ -121,20 +123,35 @@ float Softmax(float* scores, int64_t n_ctx, float max_score) {
   return Hsum(sum);
 }
 
-// out[0..width) = inv * sum_p scores[p] * V[p][d0 .. d0 + width), width <= 64.
+// out[0..8 * kN8) = inv * sum_p scores[p] * V[p][d0 .. d0 + 8 * kN8), kN8 in
+// 1..8. The width is a template argument so that the accumulators stay in
+// registers (with a run-time width GCC keeps them in memory, a store-forward
+// round trip on every FMA).
+template <int kN8>
 void WeightedValues(const PagedKv& kv, int kv_head, int64_t n_ctx, const float* scores, int d0,
-                    int width, float inv, float* out) {
-  __m256 acc[8];
-  const int n8 = width / 8;
-  for (int j = 0; j < 8; ++j) acc[j] = _mm256_setzero_ps();
+                    float inv, float* out) {
+  static_assert(kN8 >= 1 && kN8 <= 8);
+  __m256 acc[kN8];
+#pragma GCC unroll 8
+  for (int j = 0; j < kN8; ++j) acc[j] = _mm256_setzero_ps();
   for (int64_t p = 0; p < n_ctx; ++p) {
     const uint16_t* v = KvRow(kv.v, kv, kv_head, p) + d0;
     const __m256 s = _mm256_set1_ps(scores[p]);
-    for (int j = 0; j < n8; ++j) acc[j] = _mm256_fmadd_ps(s, LoadHalf8(v + 8 * j), acc[j]);
+#pragma GCC unroll 8
+    for (int j = 0; j < kN8; ++j) acc[j] = _mm256_fmadd_ps(s, LoadHalf8(v + 8 * j), acc[j]);
   }
   const __m256 vi = _mm256_set1_ps(inv);
-  for (int j = 0; j < n8; ++j) _mm256_storeu_ps(out + 8 * j, _mm256_mul_ps(acc[j], vi));
+#pragma GCC unroll 8
+  for (int j = 0; j < kN8; ++j) _mm256_storeu_ps(out + 8 * j, _mm256_mul_ps(acc[j], vi));
 }
+
+using ValuesFn = void (*)(const PagedKv&, int, int64_t, const float*, int, float, float*);
+
+template <size_t... I>
+constexpr std::array<ValuesFn, sizeof...(I)> ValuesTable(std::index_sequence<I...>) {
+  return {&WeightedValues<static_cast<int>(I) + 1>...};
+}
+constexpr auto kValuesByN8 = ValuesTable(std::make_index_sequence<8>());  // [width / 8 - 1]
 
 void AttendPaged(const float* q, const PagedKv& kv, int kv_head, int64_t n_ctx, float scale,
                  float* scores, float* out) {
@@ -146,7 +163,8 @@ void AttendPaged(const float* q, const PagedKv& kv, int kv_head, int64_t n_ctx, 
   const float sum = Softmax(scores, n_ctx, max_score);
   const float inv = n_ctx > 0 ? 1.0f / sum : 0.0f;
   for (int d0 = 0; d0 < kv.head_dim; d0 += 64) {
-    WeightedValues(kv, kv_head, n_ctx, scores, d0, std::min(64, kv.head_dim - d0), inv, out + d0);
+    const int n8 = std::min(64, kv.head_dim - d0) / 8;
+    kValuesByN8[n8 - 1](kv, kv_head, n_ctx, scores, d0, inv, out + d0);
   }
 }
 

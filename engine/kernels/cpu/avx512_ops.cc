@@ -2,7 +2,9 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <utility>
 
 #include "engine/kernels/cpu/avx512_common.h"
 #include "engine/kernels/cpu/rope.h"
@@ -116,25 +118,34 @@ void PrefetchRows(const uint16_t* rows, int n, int head_dim) {
   for (int64_t o = 0; o < bytes; o += 64) _mm_prefetch(p + o, _MM_HINT_T0);
 }
 
-// q . k over head_dim (16-lane chunks, then the 8-lane tail) into 16 lanes.
-__m512 DotLanes(const float* q, const uint16_t* k, int n16, bool tail8) {
+// The widths below are template arguments where they are known: kW8 is a
+// width in 8-float chunks, 0 for one known only at run time. With a run-time
+// width GCC keeps WeightedValues' accumulators in memory, a store-forward
+// round trip on every FMA (3x slower at head_dim 64).
+
+// q . k over w8 8-float chunks (16 lanes at a time, then an 8-lane tail)
+// into 16 lanes.
+template <int kW8>
+__m512 DotLanes(const float* q, const uint16_t* k, int w8) {
+  const int n = kW8 != 0 ? kW8 : w8;
   __m512 acc = _mm512_setzero_ps();
-  for (int j = 0; j < n16; ++j) {
-    acc = _mm512_fmadd_ps(_mm512_loadu_ps(q + 16 * j), LoadHalf16(k + 16 * j), acc);
+  int j = 0;
+#pragma GCC unroll 16
+  for (; j + 2 <= n; j += 2) {
+    acc = _mm512_fmadd_ps(_mm512_loadu_ps(q + 8 * j), LoadHalf16(k + 8 * j), acc);
   }
-  if (tail8) {
-    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(0xff, q + 16 * n16), LoadHalf8(k + 16 * n16), acc);
-  }
+  if (j < n)
+    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(0xff, q + 8 * j), LoadHalf8(k + 8 * j), acc);
   return acc;
 }
 
 // scores[p] = scale * q . K[p]; returns the maximum. Four positions at a time
 // share one horizontal reduction (Hsum4 adds exactly as Hsum does).
+template <int kW8>
 float Scores(const float* q, const PagedKv& kv, int kv_head, int64_t n_ctx, float scale,
              float* scores) {
   const int d = kv.head_dim;
-  const int n16 = d / 16;
-  const bool tail8 = d % 16 != 0;
+  const int w8 = d / 8;
   const __m128 vscale = _mm_set1_ps(scale);
   for (int64_t p0 = 0; p0 < n_ctx; p0 += kv.block_size) {
     const uint16_t* k = BlockRows(kv.k, kv, kv_head, p0);
@@ -147,14 +158,14 @@ float Scores(const float* q, const PagedKv& kv, int kv_head, int64_t n_ctx, floa
     }
     int s = 0;
     for (; s + 4 <= n; s += 4) {
-      const __m512 a0 = DotLanes(q, k + (s + 0) * d, n16, tail8);
-      const __m512 a1 = DotLanes(q, k + (s + 1) * d, n16, tail8);
-      const __m512 a2 = DotLanes(q, k + (s + 2) * d, n16, tail8);
-      const __m512 a3 = DotLanes(q, k + (s + 3) * d, n16, tail8);
+      const __m512 a0 = DotLanes<kW8>(q, k + (s + 0) * d, w8);
+      const __m512 a1 = DotLanes<kW8>(q, k + (s + 1) * d, w8);
+      const __m512 a2 = DotLanes<kW8>(q, k + (s + 2) * d, w8);
+      const __m512 a3 = DotLanes<kW8>(q, k + (s + 3) * d, w8);
       avx512::Hsum4(a0, a1, a2, a3, scores + p0 + s);
       _mm_storeu_ps(scores + p0 + s, _mm_mul_ps(_mm_loadu_ps(scores + p0 + s), vscale));
     }
-    for (; s < n; ++s) scores[p0 + s] = Hsum(DotLanes(q, k + s * d, n16, tail8)) * scale;
+    for (; s < n; ++s) scores[p0 + s] = Hsum(DotLanes<kW8>(q, k + s * d, w8)) * scale;
   }
   __m512 vmax = _mm512_set1_ps(-INFINITY);
   int64_t p = 0;
@@ -184,39 +195,78 @@ float Softmax(float* scores, int64_t n_ctx, float max_score) {
   return Hsum(sum);
 }
 
-// out[0..width) = inv * sum_p scores[p] * V[p][d0 .. d0 + width), width <= 128.
+// out[0..8 * kW8) = inv * sum_p scores[p] * V[p][d0 .. d0 + 8 * kW8), kW8 in 1..16.
+template <int kW8>
 void WeightedValues(const PagedKv& kv, int kv_head, int64_t n_ctx, const float* scores, int d0,
-                    int width, float inv, float* out) {
-  __m512 acc[8];
-  const int n16 = width / 16;
-  const bool tail8 = width % 16 != 0;
-  for (int j = 0; j < 8; ++j) acc[j] = _mm512_setzero_ps();
+                    float inv, float* out) {
+  static_assert(kW8 >= 1 && kW8 <= 16);
+  constexpr int n16 = kW8 / 2;
+  constexpr bool tail8 = kW8 % 2 != 0;
+  __m512 acc[n16 + tail8];
+#pragma GCC unroll 8
+  for (__m512& a : acc) a = _mm512_setzero_ps();
   for (int64_t p0 = 0; p0 < n_ctx; p0 += kv.block_size) {
     const uint16_t* vb = BlockRows(kv.v, kv, kv_head, p0) + d0;
     const int n = static_cast<int>(std::min<int64_t>(kv.block_size, n_ctx - p0));
     for (int s = 0; s < n; ++s) {
       const uint16_t* v = vb + static_cast<int64_t>(s) * kv.head_dim;
       const __m512 w = _mm512_set1_ps(scores[p0 + s]);
+#pragma GCC unroll 8
       for (int j = 0; j < n16; ++j) acc[j] = _mm512_fmadd_ps(w, LoadHalf16(v + 16 * j), acc[j]);
-      if (tail8) acc[n16] = _mm512_fmadd_ps(w, LoadHalf8(v + 16 * n16), acc[n16]);
+      if constexpr (tail8) acc[n16] = _mm512_fmadd_ps(w, LoadHalf8(v + 16 * n16), acc[n16]);
     }
   }
   const __m512 vi = _mm512_set1_ps(inv);
+#pragma GCC unroll 8
   for (int j = 0; j < n16; ++j) _mm512_storeu_ps(out + 16 * j, _mm512_mul_ps(acc[j], vi));
-  if (tail8) _mm512_mask_storeu_ps(out + 16 * n16, 0xff, _mm512_mul_ps(acc[n16], vi));
+  if constexpr (tail8) _mm512_mask_storeu_ps(out + 16 * n16, 0xff, _mm512_mul_ps(acc[n16], vi));
 }
+
+using ValuesFn = void (*)(const PagedKv&, int, int64_t, const float*, int, float, float*);
+using AttendFn = void (*)(const float*, const PagedKv&, int, int64_t, float, float*, float*);
+
+// A head of width 8 * kW8; kW8 = 0: any multiple of 8 above 128, its values
+// in 128-wide slices.
+template <int kW8>
+void AttendHead(const float* q, const PagedKv& kv, int kv_head, int64_t n_ctx, float scale,
+                float* scores, float* out);
+
+template <size_t... I>
+constexpr std::array<ValuesFn, sizeof...(I)> ValuesTable(std::index_sequence<I...>) {
+  return {&WeightedValues<static_cast<int>(I) + 1>...};
+}
+template <size_t... I>
+constexpr std::array<AttendFn, sizeof...(I)> AttendTable(std::index_sequence<I...>) {
+  return {&AttendHead<static_cast<int>(I) + 1>...};
+}
+constexpr auto kValuesByW8 = ValuesTable(std::make_index_sequence<16>());  // [w8 - 1]
+
+template <int kW8>
+void AttendHead(const float* q, const PagedKv& kv, int kv_head, int64_t n_ctx, float scale,
+                float* scores, float* out) {
+  const float max_score = Scores<kW8>(q, kv, kv_head, n_ctx, scale, scores);
+  const float sum = Softmax(scores, n_ctx, max_score);
+  const float inv = n_ctx > 0 ? 1.0f / sum : 0.0f;
+  if constexpr (kW8 != 0) {
+    WeightedValues<kW8>(kv, kv_head, n_ctx, scores, 0, inv, out);
+  } else {
+    for (int d0 = 0; d0 < kv.head_dim; d0 += 128) {
+      const int w8 = std::min(128, kv.head_dim - d0) / 8;
+      kValuesByW8[w8 - 1](kv, kv_head, n_ctx, scores, d0, inv, out + d0);
+    }
+  }
+}
+
+constexpr auto kAttendByW8 = AttendTable(std::make_index_sequence<16>());  // [w8 - 1]
 
 void AttendPaged(const float* q, const PagedKv& kv, int kv_head, int64_t n_ctx, float scale,
                  float* scores, float* out) {
   if (kv.head_dim % 8 != 0) {
     reference::AttendPaged(q, kv, kv_head, n_ctx, scale, scores, out);
-    return;
-  }
-  const float max_score = Scores(q, kv, kv_head, n_ctx, scale, scores);
-  const float sum = Softmax(scores, n_ctx, max_score);
-  const float inv = n_ctx > 0 ? 1.0f / sum : 0.0f;
-  for (int d0 = 0; d0 < kv.head_dim; d0 += 128) {
-    WeightedValues(kv, kv_head, n_ctx, scores, d0, std::min(128, kv.head_dim - d0), inv, out + d0);
+  } else if (kv.head_dim <= 128) {
+    kAttendByW8[kv.head_dim / 8 - 1](q, kv, kv_head, n_ctx, scale, scores, out);
+  } else {
+    AttendHead<0>(q, kv, kv_head, n_ctx, scale, scores, out);
   }
 }
 

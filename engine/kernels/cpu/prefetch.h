@@ -16,6 +16,12 @@ namespace surge::engine::kernels::internal {
 // Pulls a tile's TileArgs::ahead toward L2 over its `steps` loop
 // iterations, a few cache lines per call, so the memory stream for this
 // thread's next block runs under the arithmetic of the current one.
+//
+// Keep operator() this simple: GCC 12 may delete a loop whose only work is
+// _mm_prefetch (it has no effect the compiler must keep), and a variant
+// with a second span lost its loop that way in every tile, halving decode
+// speed. After changing it, check the tiles still contain prefetcht1
+// (objdump -d on cpu/*_matmul*.o).
 class AheadPrefetch {
  public:
   AheadPrefetch(const TileArgs& a, int64_t steps)

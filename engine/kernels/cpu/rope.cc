@@ -6,7 +6,7 @@
 
 namespace surge::engine::kernels::internal {
 
-void RopeTable(float* x, int n_heads, int head_dim, int64_t pos, float freq_base, RopeStyle style) {
+void RopeAngles(int head_dim, int64_t pos, float freq_base, float* cos_sin) {
   constexpr int kMaxHalf = 512;
   const int half = head_dim / 2;
   SURGE_CHECK(half <= kMaxHalf);
@@ -25,13 +25,17 @@ void RopeTable(float* x, int n_heads, int head_dim, int64_t pos, float freq_base
     freqs.head_dim = head_dim;
     freqs.freq_base = freq_base;
   }
-  float cos_t[kMaxHalf];
-  float sin_t[kMaxHalf];
   for (int i = 0; i < half; ++i) {
     const double theta = static_cast<double>(pos) * freqs.inv[i];
-    cos_t[i] = static_cast<float>(std::cos(theta));
-    sin_t[i] = static_cast<float>(std::sin(theta));
+    cos_sin[i] = static_cast<float>(std::cos(theta));
+    cos_sin[half + i] = static_cast<float>(std::sin(theta));
   }
+}
+
+void RopeRotate(float* x, int n_heads, int head_dim, const float* cos_sin, RopeStyle style) {
+  const int half = head_dim / 2;
+  const float* cos_t = cos_sin;
+  const float* sin_t = cos_sin + half;
   for (int h = 0; h < n_heads; ++h) {
     float* v = x + static_cast<int64_t>(h) * head_dim;
     if (style == RopeStyle::kNormal) {
@@ -50,6 +54,13 @@ void RopeTable(float* x, int n_heads, int head_dim, int64_t pos, float freq_base
       }
     }
   }
+}
+
+void RopeTable(float* x, int n_heads, int head_dim, int64_t pos, float freq_base, RopeStyle style) {
+  float cos_sin[1024];
+  SURGE_CHECK(head_dim <= 1024);
+  RopeAngles(head_dim, pos, freq_base, cos_sin);
+  RopeRotate(x, n_heads, head_dim, cos_sin, style);
 }
 
 }  // namespace surge::engine::kernels::internal
