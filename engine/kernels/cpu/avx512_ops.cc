@@ -121,7 +121,7 @@ void PrefetchRows(const uint16_t* rows, int n, int head_dim) {
 // The widths below are template arguments where they are known: kW8 is a
 // width in 8-float chunks, 0 for one known only at run time. With a run-time
 // width GCC keeps WeightedValues' accumulators in memory, a store-forward
-// round trip on every FMA (3x slower at head_dim 64).
+// round trip on every FMA (twice as slow at head_dim 64).
 
 // q . k over w8 8-float chunks (16 lanes at a time, then an 8-lane tail)
 // into 16 lanes.
