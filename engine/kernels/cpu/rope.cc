@@ -7,9 +7,9 @@
 namespace surge::engine::kernels::internal {
 
 void RopeAngles(int head_dim, int64_t pos, float freq_base, float* cos_sin) {
-  constexpr int kMaxHalf = 512;
+  constexpr int kMaxHalf = kRopeMaxHeadDim / 2;
   const int half = head_dim / 2;
-  SURGE_CHECK(half <= kMaxHalf);
+  SURGE_CHECK(head_dim <= kRopeMaxHeadDim);
   // The frequencies depend only on (head_dim, freq_base): keep the last set
   // per thread (the same values the reference computes each time).
   struct Freqs {
@@ -57,8 +57,7 @@ void RopeRotate(float* x, int n_heads, int head_dim, const float* cos_sin, RopeS
 }
 
 void RopeTable(float* x, int n_heads, int head_dim, int64_t pos, float freq_base, RopeStyle style) {
-  float cos_sin[1024];
-  SURGE_CHECK(head_dim <= 1024);
+  float cos_sin[kRopeMaxHeadDim];
   RopeAngles(head_dim, pos, freq_base, cos_sin);
   RopeRotate(x, n_heads, head_dim, cos_sin, style);
 }

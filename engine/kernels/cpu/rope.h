@@ -13,6 +13,8 @@
 
 namespace surge::engine::kernels::internal {
 
+constexpr int kRopeMaxHeadDim = 1024;
+
 void RopeAngles(int head_dim, int64_t pos, float freq_base, float* cos_sin);
 void RopeRotate(float* x, int n_heads, int head_dim, const float* cos_sin, RopeStyle style);
 // RopeAngles() then RopeRotate().
