@@ -41,6 +41,19 @@ if(SURGE_FUZZ)
   add_link_options(-fsanitize=address,undefined)
 endif()
 
+# With SURGE_UNITY (CI builds: see the Makefile), a library's or tool's
+# sources compile in batches of 8 per translation unit, so the Beast, Asio
+# and JSON headers most files include are parsed once per batch. Not for
+# the kernels and the training math, whose files carry their own ISA and
+# floating-point flags. Names at namespace scope, anonymous ones included,
+# must therefore be unique within a library.
+function(surge_unity name)
+  file(RELATIVE_PATH dir ${PROJECT_SOURCE_DIR} ${CMAKE_CURRENT_SOURCE_DIR})
+  if(SURGE_UNITY AND NOT dir MATCHES "^(engine/kernels|jobs/train)(/|$)")
+    set_target_properties(${name} PROPERTIES UNITY_BUILD ON UNITY_BUILD_BATCH_SIZE 8)
+  endif()
+endfunction()
+
 function(surge_library name)
   cmake_parse_arguments(ARG "" "" "SRCS;DEPS;COPTS" ${ARGN})
   add_library(${name} STATIC ${ARG_SRCS})
@@ -48,6 +61,7 @@ function(surge_library name)
   target_compile_options(${name} PRIVATE ${SURGE_WARNINGS} ${ARG_COPTS})
   target_link_libraries(${name} PUBLIC ${ARG_DEPS})
   surge_sanitizer_opt(${name})
+  surge_unity(${name})
 endfunction()
 
 function(surge_test name)

@@ -17,7 +17,7 @@
 namespace surge::jobs {
 namespace {
 
-absl::StatusOr<DeployRequest> ParseArgs(const Json& json) {
+absl::StatusOr<DeployRequest> ParseDeployArgs(const Json& json) {
   ArgReader r(json, "deploy");
   DeployRequest d;
   d.name = r.RequiredString("model");
@@ -50,10 +50,10 @@ class DeployKind final : public JobKind {
 
   std::string name() const override { return "deploy"; }
 
-  absl::Status Validate(const Json& args) const override { return ParseArgs(args).status(); }
+  absl::Status Validate(const Json& args) const override { return ParseDeployArgs(args).status(); }
 
   absl::StatusOr<Json> Run(JobContext& ctx) const override {
-    SURGE_ASSIGN_OR_RETURN(DeployRequest request, ParseArgs(ctx.args()));
+    SURGE_ASSIGN_OR_RETURN(DeployRequest request, ParseDeployArgs(ctx.args()));
     auto progress = [&ctx](double fraction, std::string_view stage) {
       ctx.ReportProgress(JobProgress{fraction, -1, {}, std::string(stage)});
     };

@@ -15,7 +15,7 @@
 namespace surge::jobs {
 namespace {
 
-absl::StatusOr<eval::EvalOptions> ParseArgs(const Json& json) {
+absl::StatusOr<eval::EvalOptions> ParseEvalArgs(const Json& json) {
   ArgReader r(json, "eval");
   eval::EvalOptions o;
   o.model_path = r.ExistingFile("model", /*required=*/true).value_or("");
@@ -31,10 +31,10 @@ class EvalKind final : public JobKind {
  public:
   std::string name() const override { return "eval"; }
 
-  absl::Status Validate(const Json& args) const override { return ParseArgs(args).status(); }
+  absl::Status Validate(const Json& args) const override { return ParseEvalArgs(args).status(); }
 
   absl::StatusOr<Json> Run(JobContext& ctx) const override {
-    SURGE_ASSIGN_OR_RETURN(eval::EvalOptions o, ParseArgs(ctx.args()));
+    SURGE_ASSIGN_OR_RETURN(eval::EvalOptions o, ParseEvalArgs(ctx.args()));
     o.threads = ctx.threads();
     auto progress = [&ctx](double fraction, const std::map<std::string, double>& figures,
                            const std::string& message) {

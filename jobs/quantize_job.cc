@@ -34,7 +34,7 @@ struct QuantizeArgs {
   eval::EvalOptions eval;  // text_path "" : no evaluation
 };
 
-absl::StatusOr<QuantizeArgs> ParseArgs(const Json& json) {
+absl::StatusOr<QuantizeArgs> ParseQuantizeArgs(const Json& json) {
   ArgReader r(json, "quantize");
   QuantizeArgs a;
   a.model = r.ExistingFile("model", /*required=*/true).value_or("");
@@ -69,10 +69,12 @@ class QuantizeKind final : public JobKind {
  public:
   std::string name() const override { return "quantize"; }
 
-  absl::Status Validate(const Json& args) const override { return ParseArgs(args).status(); }
+  absl::Status Validate(const Json& args) const override {
+    return ParseQuantizeArgs(args).status();
+  }
 
   absl::StatusOr<Json> Run(JobContext& ctx) const override {
-    SURGE_ASSIGN_OR_RETURN(QuantizeArgs a, ParseArgs(ctx.args()));
+    SURGE_ASSIGN_OR_RETURN(QuantizeArgs a, ParseQuantizeArgs(ctx.args()));
     const bool evaluate = !a.eval.text_path.empty();
     a.eval.threads = ctx.threads();
     const fs::path dir = a.output_dir.empty() ? fs::path(ctx.work_dir()) : fs::path(a.output_dir);

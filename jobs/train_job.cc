@@ -34,7 +34,7 @@ struct TrainArgs {
   train::TrainConfig config;
 };
 
-absl::StatusOr<TrainArgs> ParseArgs(const Json& json) {
+absl::StatusOr<TrainArgs> ParseTrainArgs(const Json& json) {
   ArgReader r(json, "train");
   TrainArgs a;
   a.corpus = r.RequiredString("corpus");
@@ -125,10 +125,10 @@ class TrainKind final : public JobKind {
   std::string name() const override { return "train"; }
   bool resumable() const override { return true; }
 
-  absl::Status Validate(const Json& args) const override { return ParseArgs(args).status(); }
+  absl::Status Validate(const Json& args) const override { return ParseTrainArgs(args).status(); }
 
   absl::StatusOr<Json> Run(JobContext& ctx) const override {
-    SURGE_ASSIGN_OR_RETURN(TrainArgs a, ParseArgs(ctx.args()));
+    SURGE_ASSIGN_OR_RETURN(TrainArgs a, ParseTrainArgs(ctx.args()));
     train::TrainConfig& c = a.config;
     const fs::path work(ctx.work_dir());
     const std::string output = a.output.empty() ? (work / "model.gguf").string() : a.output;

@@ -10,7 +10,7 @@
 namespace surge::engine::model {
 namespace {
 
-uint64_t PairKey(int32_t left, int32_t right) {
+uint64_t MergeKey(int32_t left, int32_t right) {
   return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) | static_cast<uint32_t>(right);
 }
 
@@ -107,7 +107,7 @@ absl::Status BpeTokenizer::Init() {
       }
       ids[i] = *id;
     }
-    merge_rank_.try_emplace(PairKey(ids[0], ids[1]), static_cast<int32_t>(rank));
+    merge_rank_.try_emplace(MergeKey(ids[0], ids[1]), static_cast<int32_t>(rank));
   }
   return absl::OkStatus();
 }
@@ -151,7 +151,7 @@ void BpeTokenizer::EncodeWord(std::string_view word, Scratch* scratch,
   heap.clear();
   auto try_add = [&](int32_t left, int32_t right) {
     if (left < 0 || right < 0 || symbols[left].id < 0 || symbols[right].id < 0) return;
-    const auto it = merge_rank_.find(PairKey(symbols[left].id, symbols[right].id));
+    const auto it = merge_rank_.find(MergeKey(symbols[left].id, symbols[right].id));
     if (it == merge_rank_.end()) return;
     heap.push_back({it->second, left, symbols[left].id, symbols[right].id});
     std::push_heap(heap.begin(), heap.end(), &Bigram::Below);

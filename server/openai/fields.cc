@@ -14,8 +14,6 @@ absl::Status WithDetails(std::string message, std::string_view param, std::strin
   return WithErrorCode(WithParam(absl::InvalidArgumentError(message), param), code);
 }
 
-std::string Quoted(std::string_view param) { return absl::StrCat("'", std::string(param), "'"); }
-
 // The number as written in an error message.
 std::string NumberText(const JsonIn& v) {
   if (v.is_number_unsigned()) return absl::StrCat(v.get<uint64_t>());
@@ -24,6 +22,8 @@ std::string NumberText(const JsonIn& v) {
 }
 
 }  // namespace
+
+std::string Quoted(std::string_view param) { return absl::StrCat("'", std::string(param), "'"); }
 
 absl::Status TypeError(std::string_view param, std::string_view expected, const JsonIn& got) {
   return WithDetails(absl::StrCat(Quoted(param), " must be ", std::string(expected), ", not ",

@@ -26,6 +26,9 @@ absl::Status ValueError(std::string_view param, std::string_view message);
 absl::Status MissingError(std::string_view param);
 absl::Status UnsupportedError(std::string_view param, std::string_view message);
 
+// The param in single quotes, as error messages name it.
+std::string Quoted(std::string_view param);
+
 // A JSON number as an int64 when it is a whole number in int64's range.
 enum class IntCheck { kOk, kNotNumber, kNotWhole, kOutOfRange };
 IntCheck ToInt64(const JsonIn& value, int64_t* out);

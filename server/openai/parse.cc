@@ -25,8 +25,6 @@ std::string At(std::string_view param, size_t index) {
   return absl::StrCat(std::string(param), "[", index, "]");
 }
 
-std::string Quoted(std::string_view param) { return absl::StrCat("'", std::string(param), "'"); }
-
 // At most 32 bytes of a user string, for error messages.
 std::string Excerpt(const std::string& s) { return s.size() <= 32 ? s : s.substr(0, 32) + "..."; }
 

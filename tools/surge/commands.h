@@ -4,8 +4,10 @@
 #pragma once
 
 #include <functional>
+#include <string_view>
 
 #include "CLI/CLI.hpp"
+#include "absl/status/status.h"
 
 namespace surge::cli {
 
@@ -18,5 +20,9 @@ CommandFn RegisterTrain(CLI::App& app);
 CommandFn RegisterBench(CLI::App& app);
 CommandFn RegisterRoute(CLI::App& app);
 CommandFn RegisterJob(CLI::App& app);
+
+// Writes "surge <command>: <the status message>" to stderr and returns the
+// exit code of a failed command (1).
+int Fail(std::string_view command, const absl::Status& status);
 
 }  // namespace surge::cli

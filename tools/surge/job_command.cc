@@ -30,11 +30,6 @@ struct JobFlags {
   bool watch = false, json = false, quiet = false;
 };
 
-int Fail(const absl::Status& s) {
-  std::fprintf(stderr, "surge job: %s\n", std::string(s.message()).c_str());
-  return 1;
-}
-
 int ExitCode(const jobs::JobInfo& info) {
   if (info.state == jobs::JobState::kSucceeded) {
     std::printf("%s\n", jobs::DumpJson(info.result, 2).c_str());
@@ -62,22 +57,23 @@ absl::StatusOr<jobs::JobSpec> SpecFrom(const JobFlags& f, const std::vector<std:
 
 int RunLocal(const JobFlags& f, const std::vector<std::string>& extra) {
   if (f.kind == "deploy") {
-    return Fail(absl::InvalidArgumentError(
-        "deploy changes a running server: use `surge job submit deploy --url URL ...`"));
+    return Fail(
+        "job", absl::InvalidArgumentError(
+                   "deploy changes a running server: use `surge job submit deploy --url URL ...`"));
   }
   absl::StatusOr<jobs::JobSpec> spec = SpecFrom(f, extra);
-  if (!spec.ok()) return Fail(spec.status());
+  if (!spec.ok()) return Fail("job", spec.status());
   jobs::JobManagerOptions o;
   o.max_jobs = 1;
   o.state_dir = f.jobs_dir;
   o.nice_threads = false;  // alone on the machine as far as we know
   absl::StatusOr<std::unique_ptr<jobs::JobManager>> m =
       jobs::JobManager::Create(o, jobs::BuiltinKinds(nullptr));
-  if (!m.ok()) return Fail(m.status());
+  if (!m.ok()) return Fail("job", m.status());
   absl::StatusOr<jobs::JobInfo> job = (*m)->Submit(*std::move(spec));
-  if (!job.ok()) return Fail(job.status());
+  if (!job.ok()) return Fail("job", job.status());
   absl::StatusOr<std::shared_ptr<jobs::JobEventStream>> events = (*m)->Subscribe(job->id);
-  if (!events.ok()) return Fail(events.status());
+  if (!events.ok()) return Fail("job", events.status());
   g_interrupted.store(false);
   auto previous = std::signal(SIGINT, OnJobInterrupt);
   (*m)->Start();
@@ -114,17 +110,17 @@ int Watch(const jobs::JobClient& client, const std::string& id, bool quiet) {
     if (!quiet) printer.Update(e.info);
   });
   printer.Finish();
-  if (!done.ok()) return Fail(done.status());
+  if (!done.ok()) return Fail("job", done.status());
   return ExitCode(*done);
 }
 
 int Submit(const JobFlags& f, const std::vector<std::string>& extra) {
   absl::StatusOr<jobs::JobClient> client = Client(f);
-  if (!client.ok()) return Fail(client.status());
+  if (!client.ok()) return Fail("job", client.status());
   absl::StatusOr<jobs::JobSpec> spec = SpecFrom(f, extra);
-  if (!spec.ok()) return Fail(spec.status());
+  if (!spec.ok()) return Fail("job", spec.status());
   absl::StatusOr<jobs::JobInfo> job = client->Submit(*spec);
-  if (!job.ok()) return Fail(job.status());
+  if (!job.ok()) return Fail("job", job.status());
   if (!f.watch) {
     std::printf("%s\n", jobs::DumpJson(jobs::ToJson(*job), 2).c_str());
     return 0;
@@ -135,9 +131,9 @@ int Submit(const JobFlags& f, const std::vector<std::string>& extra) {
 
 int List(const JobFlags& f) {
   absl::StatusOr<jobs::JobClient> client = Client(f);
-  if (!client.ok()) return Fail(client.status());
+  if (!client.ok()) return Fail("job", client.status());
   absl::StatusOr<std::vector<jobs::JobInfo>> list = client->List();
-  if (!list.ok()) return Fail(list.status());
+  if (!list.ok()) return Fail("job", list.status());
   if (f.json) {
     jobs::Json j = jobs::Json::array();
     for (const jobs::JobInfo& info : *list) j.push_back(jobs::ToJson(info));
@@ -158,9 +154,9 @@ int List(const JobFlags& f) {
 
 int Cancel(const JobFlags& f) {
   absl::StatusOr<jobs::JobClient> client = Client(f);
-  if (!client.ok()) return Fail(client.status());
+  if (!client.ok()) return Fail("job", client.status());
   absl::StatusOr<jobs::JobInfo> job = client->Cancel(f.id);
-  if (!job.ok()) return Fail(job.status());
+  if (!job.ok()) return Fail("job", job.status());
   std::printf("%s %s%s\n", job->id.c_str(), jobs::ToString(job->state),
               job->state == jobs::JobState::kRunning ? " (cancelling)" : "");
   return 0;
@@ -211,7 +207,7 @@ CommandFn RegisterJob(CLI::App& app) {
     if (submit->parsed()) return Submit(*f, submit->remaining());
     if (list->parsed()) return List(*f);
     absl::StatusOr<jobs::JobClient> client = Client(*f);
-    if (!client.ok()) return Fail(client.status());
+    if (!client.ok()) return Fail("job", client.status());
     if (watch->parsed()) return Watch(*client, f->id, f->quiet);
     if (cancel->parsed()) return Cancel(*f);
     return 2;

@@ -6,6 +6,16 @@
 #include "base/logging.h"
 #include "tools/surge/commands.h"
 
+namespace surge::cli {
+
+int Fail(std::string_view command, const absl::Status& status) {
+  std::fprintf(stderr, "surge %s: %s\n", std::string(command).c_str(),
+               std::string(status.message()).c_str());
+  return 1;
+}
+
+}  // namespace surge::cli
+
 int main(int argc, char** argv) {
   CLI::App app("Surge: an LLM serving engine for CPUs", "surge");
   app.require_subcommand(1);

@@ -20,14 +20,9 @@ namespace {
 using engine::kernels::DType;
 using engine::model::GgufFile;
 
-int Fail(const absl::Status& s) {
-  std::fprintf(stderr, "surge model: %s\n", std::string(s.message()).c_str());
-  return 1;
-}
-
 int Info(const std::string& path, bool show_tensors) {
   absl::StatusOr<std::unique_ptr<GgufFile>> file = GgufFile::Open(path);
-  if (!file.ok()) return Fail(file.status());
+  if (!file.ok()) return Fail("model", file.status());
   const GgufFile& f = **file;
   std::printf("file      %s\nformat    GGUF v%u, %.1f MB, %zu tensors, alignment %u\n",
               path.c_str(), f.version(), f.file_bytes() / 1e6, f.tensors().size(), f.alignment());
@@ -106,7 +101,7 @@ CommandFn RegisterModel(CLI::App& app) {
   return [f, info, init, quant]() -> int {
     if (info->parsed()) return Info(f->path, f->tensors);
     std::optional<DType> type = ParseType(f->type);
-    if (!type) return Fail(absl::InvalidArgumentError("unknown --type " + f->type));
+    if (!type) return Fail("model", absl::InvalidArgumentError("unknown --type " + f->type));
     if (init->parsed()) {
       engine::model::InitOptions o;
       o.arch = f->arch;
@@ -116,13 +111,13 @@ CommandFn RegisterModel(CLI::App& app) {
       o.n_kv_heads = f->kv_heads;
       o.tied_embeddings = f->tied;
       absl::Status s = engine::model::WriteRandomModel(o, f->out);
-      if (!s.ok()) return Fail(s);
+      if (!s.ok()) return Fail("model", s);
       std::fprintf(stderr, "wrote %s\n", f->out.c_str());
       return 0;
     }
     absl::StatusOr<engine::model::QuantizeReport> r =
         engine::model::QuantizeModel(f->path, f->out, *type);
-    if (!r.ok()) return Fail(r.status());
+    if (!r.ok()) return Fail("model", r.status());
     std::printf("%d tensors converted, %d kept; %.1f MB -> %.1f MB\n", r->num_converted,
                 r->num_kept, r->bytes_before / 1e6, r->bytes_after / 1e6);
     for (const std::string& note : r->notes) std::printf("  %s\n", note.c_str());

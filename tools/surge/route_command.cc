@@ -36,11 +36,6 @@ struct RouteFlags {
   double drain_timeout_s = 30;
 };
 
-int Fail(const absl::Status& s) {
-  std::fprintf(stderr, "surge route: %s\n", std::string(s.message()).c_str());
-  return 1;
-}
-
 router::RouterOptions Resolve(RouteFlags f) {
   using std::chrono::milliseconds;
   router::RouterOptions o = std::move(f.o);
@@ -64,10 +59,11 @@ router::RouterOptions Resolve(RouteFlags f) {
 int Route(const RouteFlags& f) {
   const StopSignals stop;  // before any thread starts
 
-  if (f.port < 0 || f.port > 65535) return Fail(absl::InvalidArgumentError("--port out of range"));
+  if (f.port < 0 || f.port > 65535)
+    return Fail("route", absl::InvalidArgumentError("--port out of range"));
   absl::StatusOr<std::unique_ptr<router::Router>> r = router::Router::Create(Resolve(f));
-  if (!r.ok()) return Fail(r.status());
-  if (absl::Status s = (*r)->Start(); !s.ok()) return Fail(s);
+  if (!r.ok()) return Fail("route", r.status());
+  if (absl::Status s = (*r)->Start(); !s.ok()) return Fail("route", s);
   if (!f.port_file.empty()) std::ofstream(f.port_file) << (*r)->port() << "\n";
   SURGE_LOG_INFO("routing on http://{}:{}", f.host, (*r)->port());
 

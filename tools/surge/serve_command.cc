@@ -53,11 +53,6 @@ struct ServeFlags {
   int32_t max_n = 16;
 };
 
-int Fail(const absl::Status& s) {
-  std::fprintf(stderr, "surge serve: %s\n", std::string(s.message()).c_str());
-  return 1;
-}
-
 server::ApiOptions ApiOptionsFrom(const ServeFlags& f) {
   server::ApiOptions o;
   o.http.host = f.host;
@@ -125,24 +120,24 @@ int Serve(const ServeFlags& f) {
   const StopSignals stop;  // before any thread starts
 
   absl::StatusOr<ResolvedModels> models = ResolveModels(f.models);
-  if (!models.ok()) return Fail(models.status());
+  if (!models.ok()) return Fail("serve", models.status());
   server::ModelLoader loader;
   absl::StatusOr<std::shared_ptr<server::ModelRegistry>> registry =
       MakeRegistry(f, *models, &loader);
-  if (!registry.ok()) return Fail(registry.status());
+  if (!registry.ok()) return Fail("serve", registry.status());
   absl::StatusOr<std::unique_ptr<ServeJobs>> jobs = ServeJobs::Create(f.jobs, *registry, loader);
-  if (!jobs.ok()) return Fail(jobs.status());
+  if (!jobs.ok()) return Fail("serve", jobs.status());
   server::ApiOptions api_options = ApiOptionsFrom(f);
   api_options.extra_routes.push_back((*jobs)->RouteHook());
   absl::StatusOr<std::unique_ptr<server::ApiServer>> api =
       server::ApiServer::Create(**registry, api_options);
-  if (!api.ok()) return Fail(api.status());
+  if (!api.ok()) return Fail("serve", api.status());
 
   (*registry)->Start();
   for (const std::string& name : models->preload) {
-    if (absl::Status s = (*registry)->Preload(name); !s.ok()) return Fail(s);
+    if (absl::Status s = (*registry)->Preload(name); !s.ok()) return Fail("serve", s);
   }
-  if (absl::Status s = (*api)->Start(); !s.ok()) return Fail(s);
+  if (absl::Status s = (*api)->Start(); !s.ok()) return Fail("serve", s);
   (*jobs)->Start(&(*api)->in_flight());
   const uint16_t port = (*api)->port();
   if (!f.port_file.empty()) std::ofstream(f.port_file) << port << "\n";

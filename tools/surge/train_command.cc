@@ -92,7 +92,8 @@ class ProgressPrinter {
   float last_val_ = train::TrainProgress::kNone;
 };
 
-int Fail(const absl::Status& s) {
+// Ends the progress line first; a cancelled run exits 130 (interrupted).
+int TrainFailed(const absl::Status& s) {
   std::fprintf(stderr, "\nsurge train: %s\n", std::string(s.message()).c_str());
   return s.code() == absl::StatusCode::kCancelled ? 130 : 1;
 }
@@ -120,14 +121,14 @@ absl::StatusOr<train::TrainConfig> BuildConfig(const TrainFlags& f) {
 
 int RunTrain(const TrainFlags& f) {
   const std::optional<engine::kernels::DType> type = engine::kernels::DTypeFromName(f.type);
-  if (!type) return Fail(absl::InvalidArgumentError("unknown --type " + f.type));
+  if (!type) return TrainFailed(absl::InvalidArgumentError("unknown --type " + f.type));
   absl::StatusOr<train::TrainConfig> config = BuildConfig(f);
-  if (!config.ok()) return Fail(config.status());
+  if (!config.ok()) return TrainFailed(config.status());
   const bool quantize = *type != engine::kernels::DType::kF32;
   config->output_path = quantize ? f.output + ".f32.tmp" : f.output;
   std::fprintf(stderr, "surge train: reading corpus %s...\n", f.corpus.c_str());
   absl::StatusOr<train::Corpus> corpus = train::LoadCorpus(f.corpus);
-  if (!corpus.ok()) return Fail(corpus.status());
+  if (!corpus.ok()) return TrainFailed(corpus.status());
   std::fprintf(stderr, "surge train: %zu documents, %.1f MB\n", corpus->documents.size(),
                corpus->num_bytes() / 1e6);
   g_cancel.store(false);
@@ -136,12 +137,12 @@ int RunTrain(const TrainFlags& f) {
   absl::StatusOr<train::TrainResult> r =
       train::Train(*config, *corpus, std::ref(printer), &g_cancel);
   std::signal(SIGINT, previous);
-  if (!r.ok()) return Fail(r.status());
+  if (!r.ok()) return TrainFailed(r.status());
   if (quantize) {
     absl::StatusOr<engine::model::QuantizeReport> q =
         engine::model::QuantizeModel(config->output_path, f.output, *type);
     std::filesystem::remove(config->output_path);
-    if (!q.ok()) return Fail(q.status());
+    if (!q.ok()) return TrainFailed(q.status());
   }
   std::printf(
       "trained %lld steps (from %lld): %lld parameters, vocab %d, %lld training tokens, "
