@@ -97,29 +97,42 @@ void BM_MemoryRead(benchmark::State& state) {
 }
 BENCHMARK(BM_MemoryRead)->Arg(98304000)->Arg(6291456)->UseRealTime();
 
+// One head over a history held in fp16 (type 0) or Q8_0 (type 1) rows, all
+// in cache: the arithmetic side of attention. GB/s counts the K and V bytes.
 void BM_AttendPaged(benchmark::State& state) {
   const int head_dim = static_cast<int>(state.range(0));
   const int64_t n_ctx = state.range(1);
+  const DType type = state.range(2) == 0 ? DType::kF16 : DType::kQ8_0;
   const int block_size = 16, n_kv_heads = 4;
   const int64_t n_blocks = (n_ctx + block_size - 1) / block_size;
-  const std::vector<float> kf = Random(n_blocks * n_kv_heads * block_size * head_dim, 3);
-  std::vector<uint16_t> k(kf.size()), v(kf.size());
-  for (size_t i = 0; i < kf.size(); ++i) k[i] = v[i] = FloatToHalf(kf[i]);
+  const int64_t rows = n_blocks * n_kv_heads * block_size;
+  const int64_t row_bytes = RowBytes(type, head_dim);
+  const std::vector<float> kf = Random(rows * head_dim, 3);
+  std::vector<uint8_t> k(static_cast<size_t>(rows * row_bytes));
+  for (int64_t r = 0; r < rows; ++r)
+    QuantizeRow(type, &kf[r * head_dim], head_dim, &k[r * row_bytes]);
+  const std::vector<uint8_t> v = k;
   std::vector<int32_t> table(static_cast<size_t>(n_blocks));
   for (int64_t i = 0; i < n_blocks; ++i)
     table[static_cast<size_t>(i)] = static_cast<int32_t>(n_blocks - 1 - i);
-  const PagedKv kv{k.data(), v.data(), table.data(), block_size, n_kv_heads, head_dim};
+  const PagedKv kv{k.data(), v.data(), table.data(), block_size, n_kv_heads, head_dim, type};
   const std::vector<float> q = Random(head_dim, 4);
   std::vector<float> scores(static_cast<size_t>(n_ctx)), out(static_cast<size_t>(head_dim));
   for (auto _ : state) {
     AttendPaged(q.data(), kv, 1, n_ctx, 0.125f, scores.data(), out.data());
     benchmark::DoNotOptimize(out.data());
   }
-  state.SetLabel(std::string(IsaName(ActiveIsa())));
-  state.counters["GB/s"] = benchmark::Counter(4.0 * n_ctx * head_dim / 1e9,
+  state.SetLabel(std::string(IsaName(ActiveIsa())) + " " + std::string(Traits(type).name));
+  state.counters["GB/s"] = benchmark::Counter(2.0 * n_ctx * row_bytes / 1e9,
                                               benchmark::Counter::kIsIterationInvariantRate);
 }
-BENCHMARK(BM_AttendPaged)->Args({64, 512})->Args({128, 4096})->Args({48, 1000});
+BENCHMARK(BM_AttendPaged)
+    ->ArgNames({"head_dim", "ctx", "type"})
+    ->Args({64, 512, 0})
+    ->Args({64, 512, 1})
+    ->Args({128, 4096, 0})
+    ->Args({128, 4096, 1})
+    ->Args({48, 1000, 0});
 
 void BM_RmsNorm(benchmark::State& state) {
   const int64_t n = state.range(0);

@@ -104,17 +104,20 @@ void Add(float* y, const float* x, int64_t n);
 // rounds and quiets NaNs the same way). For K/V rows written to the cache.
 void ToHalf(const float* x, int64_t n, uint16_t* out);
 
-// One attention head of one query over a paged K/V history (fp16 cache).
-// The cache of one layer is laid out [block][kv_head][slot][head_dim]; the
-// history is positions 0..n_ctx-1, position p living in block
-// block_table[p / block_size], slot p % block_size.
+// One attention head of one query over a paged K/V history. The cache of one
+// layer is laid out [block][kv_head][slot] rows, a row being one position's
+// head_dim values in `type`: fp16 (kF16), or Q8_0 blocks (kQ8_0: 32 values
+// per 34-byte block, head_dim % 32 == 0). The history is positions
+// 0..n_ctx-1, position p living in block block_table[p / block_size], slot
+// p % block_size. A row is RowBytes(type, head_dim) bytes.
 struct PagedKv {
-  const uint16_t* k = nullptr;  // fp16 bits, layer base
-  const uint16_t* v = nullptr;
+  const void* k = nullptr;  // layer base
+  const void* v = nullptr;
   const int32_t* block_table = nullptr;
   int block_size = 16;
   int n_kv_heads = 1;
   int head_dim = 64;
+  DType type = DType::kF16;
 };
 
 // out[head_dim] = sum_p softmax_p(scale * q . K[p]) V[p] over p < n_ctx, for

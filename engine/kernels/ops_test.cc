@@ -202,24 +202,35 @@ TEST(OpsTest, RopeMatchesTheMath) {
   }
 }
 
-// A paged cache with shuffled blocks.
+// A paged cache with shuffled blocks, its rows in `type` (kF16 or kQ8_0).
 struct TestCache {
-  TestCache(int head_dim, int n_kv_heads, int block_size, int64_t n_ctx, uint32_t seed) {
+  TestCache(int head_dim, int n_kv_heads, int block_size, int64_t n_ctx, uint32_t seed,
+            DType type = DType::kF16) {
     const int64_t n_blocks = (n_ctx + block_size - 1) / block_size + 3;
-    const int64_t n = n_blocks * n_kv_heads * block_size * head_dim;
-    const std::vector<float> kf = RandomFloats(n, seed), vf = RandomFloats(n, seed + 1);
-    k.resize(static_cast<size_t>(n));
-    v.resize(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i) {
-      k[static_cast<size_t>(i)] = FloatToHalf(kf[static_cast<size_t>(i)]);
-      v[static_cast<size_t>(i)] = FloatToHalf(vf[static_cast<size_t>(i)]);
+    const int64_t rows = n_blocks * n_kv_heads * block_size;
+    const int64_t row_bytes = RowBytes(type, head_dim);
+    const std::vector<float> kf = RandomFloats(rows * head_dim, seed),
+                             vf = RandomFloats(rows * head_dim, seed + 1);
+    k.resize(static_cast<size_t>(rows * row_bytes));
+    v.resize(static_cast<size_t>(rows * row_bytes));
+    for (int64_t r = 0; r < rows; ++r) {
+      QuantizeRow(type, &kf[static_cast<size_t>(r * head_dim)], head_dim, &k[r * row_bytes]);
+      QuantizeRow(type, &vf[static_cast<size_t>(r * head_dim)], head_dim, &v[r * row_bytes]);
     }
     table.resize(static_cast<size_t>(n_blocks));
     std::iota(table.begin(), table.end(), 0);
     std::shuffle(table.begin(), table.end(), std::mt19937(seed));
-    kv = PagedKv{k.data(), v.data(), table.data(), block_size, n_kv_heads, head_dim};
+    kv = PagedKv{k.data(), v.data(), table.data(), block_size, n_kv_heads, head_dim, type};
   }
-  std::vector<uint16_t> k, v;
+  // Value d of V at position p, head h, as the cache holds it.
+  float V(int64_t p, int h, int d) const {
+    const int64_t block = table[static_cast<size_t>(p / kv.block_size)];
+    const int64_t row = (block * kv.n_kv_heads + h) * kv.block_size + p % kv.block_size;
+    std::vector<float> values(static_cast<size_t>(kv.head_dim));
+    DequantizeRow(kv.type, &v[row * RowBytes(kv.type, kv.head_dim)], kv.head_dim, values.data());
+    return values[static_cast<size_t>(d)];
+  }
+  std::vector<uint8_t> k, v;
   std::vector<int32_t> table;
   PagedKv kv;
 };
@@ -244,20 +255,58 @@ TEST(OpsTest, AttendPagedMatchesReference) {
 
 TEST(OpsTest, AttendPagedIsAWeightedMeanOfValues) {
   // One position: the output is exactly V[0]; equal scores: the mean of V.
-  for (Isa isa : testing::SupportedIsas()) {
-    ScopedIsa scope(isa);
-    const TestCache cache(64, 1, 4, 6, 3);
-    std::vector<float> q(64, 0.0f), scores(6), out(64);
-    AttendPaged(q.data(), cache.kv, 0, 6, 1.0f, scores.data(), out.data());
-    for (int d = 0; d < 64; ++d) {
-      float mean = 0;
-      for (int64_t p = 0; p < 6; ++p) {
-        const int64_t block = cache.table[static_cast<size_t>(p / 4)];
-        mean += HalfToFloat(cache.v[static_cast<size_t>((block * 4 + p % 4) * 64 + d)]);
+  for (DType type : {DType::kF16, DType::kQ8_0}) {
+    for (Isa isa : testing::SupportedIsas()) {
+      ScopedIsa scope(isa);
+      const TestCache cache(64, 1, 4, 6, 3, type);
+      std::vector<float> q(64, 0.0f), scores(6), out(64);
+      AttendPaged(q.data(), cache.kv, 0, 1, 1.0f, scores.data(), out.data());
+      for (int d = 0; d < 64; ++d) EXPECT_EQ(out[d], cache.V(0, 0, d)) << IsaName(isa);
+      AttendPaged(q.data(), cache.kv, 0, 6, 1.0f, scores.data(), out.data());
+      for (int d = 0; d < 64; ++d) {
+        float mean = 0;
+        for (int64_t p = 0; p < 6; ++p) mean += cache.V(p, 0, d);
+        EXPECT_NEAR(out[d], mean / 6, 1e-5) << IsaName(isa) << " " << Traits(type).name;
       }
-      EXPECT_NEAR(out[d], mean / 6, 1e-5) << IsaName(isa);
     }
   }
+}
+
+TEST(OpsTest, AttendPagedOverQ8RowsMatchesReference) {
+  for (Isa isa : testing::SupportedSimdIsas()) {
+    for (int head_dim : {32, 64, 96, 128, 160, 256}) {
+      for (int64_t n_ctx : {1, 5, 16, 37, 300}) {
+        const TestCache cache(head_dim, 3, 16, n_ctx, static_cast<uint32_t>(head_dim + n_ctx),
+                              DType::kQ8_0);
+        const std::vector<float> q = RandomFloats(head_dim, 9, 2.0f);
+        const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+        auto [want, got] = Both(isa, [&] {
+          std::vector<float> scores(static_cast<size_t>(n_ctx)), out(static_cast<size_t>(head_dim));
+          AttendPaged(q.data(), cache.kv, 2, n_ctx, scale, scores.data(), out.data());
+          return out;
+        });
+        ExpectClose(want, got, 1e-4f, 1e-5f, "attend q8_0");
+      }
+    }
+  }
+}
+
+TEST(OpsTest, AttendPagedOverQ8RowsStaysCloseToFp16) {
+  // The same history held in fp16 and in Q8_0: 8-bit rows (a scale per 32
+  // values) move the output by well under 1% of the values' spread.
+  const int head_dim = 128;
+  const int64_t n_ctx = 200;
+  const TestCache half(head_dim, 2, 16, n_ctx, 11, DType::kF16);
+  const TestCache q8(head_dim, 2, 16, n_ctx, 11, DType::kQ8_0);
+  const std::vector<float> q = RandomFloats(head_dim, 5, 2.0f);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  std::vector<float> scores(static_cast<size_t>(n_ctx)), a(head_dim), b(head_dim);
+  AttendPaged(q.data(), half.kv, 1, n_ctx, scale, scores.data(), a.data());
+  AttendPaged(q.data(), q8.kv, 1, n_ctx, scale, scores.data(), b.data());
+  float worst = 0.0f;
+  for (int d = 0; d < head_dim; ++d) worst = std::max(worst, std::fabs(a[d] - b[d]));
+  EXPECT_LT(worst, 0.01f);
+  EXPECT_GT(worst, 0.0f);  // the rows really are 8-bit
 }
 
 }  // namespace

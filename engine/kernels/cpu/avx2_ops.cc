@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstring>
 #include <utility>
 
 #include "engine/kernels/cpu/avx2_common.h"
@@ -79,25 +80,43 @@ void ToHalf(const float* x, int64_t n, uint16_t* out) {
 
 // ---- Paged attention (head_dim % 8 == 0) --------------------------------------
 
-__m256 LoadHalf8(const uint16_t* p) {
-  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-}
+// K/V row formats (PagedKv::type): Load8 returns the 8 values at element i (a
+// multiple of 8) of a row as f32.
+struct HalfRows {  // fp16
+  static __m256 Load8(const uint8_t* row, int i) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * i)));
+  }
+};
 
-const uint16_t* KvRow(const uint16_t* base, const PagedKv& kv, int kv_head, int64_t p) {
+struct Q8Rows {  // Q8_0 blocks: d * q, as the reference computes each value
+  static __m256 Load8(const uint8_t* row, int i) {
+    const uint8_t* b = row + i / kQK * static_cast<int64_t>(sizeof(BlockQ8_0));
+    uint16_t h;
+    std::memcpy(&h, b, sizeof(h));
+    const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b + 2 + i % kQK));
+    return _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(h)), _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)));
+  }
+};
+
+const uint8_t* KvRow(const void* base, const PagedKv& kv, int kv_head, int64_t p,
+                     int64_t row_bytes) {
   const int64_t block = kv.block_table[p / kv.block_size];
   const int64_t slot = p % kv.block_size;
-  return base + ((block * kv.n_kv_heads + kv_head) * kv.block_size + slot) * kv.head_dim;
+  return static_cast<const uint8_t*>(base) +
+         ((block * kv.n_kv_heads + kv_head) * kv.block_size + slot) * row_bytes;
 }
 
+template <typename Rows>
 float Scores(const float* q, const PagedKv& kv, int kv_head, int64_t n_ctx, float scale,
              float* scores) {
   const int n8 = kv.head_dim / 8;
+  const int64_t rb = RowBytes(kv.type, kv.head_dim);
   float max_score = -INFINITY;
   for (int64_t p = 0; p < n_ctx; ++p) {
-    const uint16_t* k = KvRow(kv.k, kv, kv_head, p);
+    const uint8_t* k = KvRow(kv.k, kv, kv_head, p, rb);
     __m256 acc = _mm256_setzero_ps();
     for (int j = 0; j < n8; ++j)
-      acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + 8 * j), LoadHalf8(k + 8 * j), acc);
+      acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + 8 * j), Rows::Load8(k, 8 * j), acc);
     scores[p] = Hsum(acc) * scale;
     max_score = std::max(max_score, scores[p]);
   }
@@ -127,18 +146,19 @@ float Softmax(float* scores, int64_t n_ctx, float max_score) {
 // 1..8. The width is a template argument so that the accumulators stay in
 // registers (with a run-time width GCC keeps them in memory, a store-forward
 // round trip on every FMA).
-template <int kN8>
+template <typename Rows, int kN8>
 void WeightedValues(const PagedKv& kv, int kv_head, int64_t n_ctx, const float* scores, int d0,
                     float inv, float* out) {
   static_assert(kN8 >= 1 && kN8 <= 8);
+  const int64_t rb = RowBytes(kv.type, kv.head_dim);
   __m256 acc[kN8];
 #pragma GCC unroll 8
   for (int j = 0; j < kN8; ++j) acc[j] = _mm256_setzero_ps();
   for (int64_t p = 0; p < n_ctx; ++p) {
-    const uint16_t* v = KvRow(kv.v, kv, kv_head, p) + d0;
+    const uint8_t* v = KvRow(kv.v, kv, kv_head, p, rb);
     const __m256 s = _mm256_set1_ps(scores[p]);
 #pragma GCC unroll 8
-    for (int j = 0; j < kN8; ++j) acc[j] = _mm256_fmadd_ps(s, LoadHalf8(v + 8 * j), acc[j]);
+    for (int j = 0; j < kN8; ++j) acc[j] = _mm256_fmadd_ps(s, Rows::Load8(v, d0 + 8 * j), acc[j]);
   }
   const __m256 vi = _mm256_set1_ps(inv);
 #pragma GCC unroll 8
@@ -147,24 +167,33 @@ void WeightedValues(const PagedKv& kv, int kv_head, int64_t n_ctx, const float* 
 
 using ValuesFn = void (*)(const PagedKv&, int, int64_t, const float*, int, float, float*);
 
-template <size_t... I>
+template <typename Rows, size_t... I>
 constexpr std::array<ValuesFn, sizeof...(I)> ValuesTable(std::index_sequence<I...>) {
-  return {&WeightedValues<static_cast<int>(I) + 1>...};
+  return {&WeightedValues<Rows, static_cast<int>(I) + 1>...};
 }
-constexpr auto kValuesByN8 = ValuesTable(std::make_index_sequence<8>());  // [width / 8 - 1]
+template <typename Rows>  // [width / 8 - 1]
+constexpr auto kValuesByN8 = ValuesTable<Rows>(std::make_index_sequence<8>());
 
-void AttendPaged(const float* q, const PagedKv& kv, int kv_head, int64_t n_ctx, float scale,
-                 float* scores, float* out) {
-  if (kv.head_dim % 8 != 0) {
-    reference::AttendPaged(q, kv, kv_head, n_ctx, scale, scores, out);
-    return;
-  }
-  const float max_score = Scores(q, kv, kv_head, n_ctx, scale, scores);
+template <typename Rows>
+void AttendRows(const float* q, const PagedKv& kv, int kv_head, int64_t n_ctx, float scale,
+                float* scores, float* out) {
+  const float max_score = Scores<Rows>(q, kv, kv_head, n_ctx, scale, scores);
   const float sum = Softmax(scores, n_ctx, max_score);
   const float inv = n_ctx > 0 ? 1.0f / sum : 0.0f;
   for (int d0 = 0; d0 < kv.head_dim; d0 += 64) {
     const int n8 = std::min(64, kv.head_dim - d0) / 8;
-    kValuesByN8[n8 - 1](kv, kv_head, n_ctx, scores, d0, inv, out + d0);
+    kValuesByN8<Rows>[n8 - 1](kv, kv_head, n_ctx, scores, d0, inv, out + d0);
+  }
+}
+
+void AttendPaged(const float* q, const PagedKv& kv, int kv_head, int64_t n_ctx, float scale,
+                 float* scores, float* out) {
+  if (kv.type == DType::kF16 && kv.head_dim % 8 == 0) {
+    AttendRows<HalfRows>(q, kv, kv_head, n_ctx, scale, scores, out);
+  } else if (kv.type == DType::kQ8_0 && kv.head_dim % kQK == 0) {
+    AttendRows<Q8Rows>(q, kv, kv_head, n_ctx, scale, scores, out);
+  } else {
+    reference::AttendPaged(q, kv, kv_head, n_ctx, scale, scores, out);
   }
 }
 

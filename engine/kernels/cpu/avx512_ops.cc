@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstring>
 #include <utility>
 
 #include "engine/kernels/cpu/avx512_common.h"
@@ -92,29 +93,57 @@ void ToHalf(const float* x, int64_t n, uint16_t* out) {
 
 // ---- Paged attention ---------------------------------------------------------
 
-// 16 or (tail) 8 fp16 values at p as f32; the upper 8 lanes of a tail are 0.
-__m512 LoadHalf16(const uint16_t* p) {
-  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-}
-__m512 LoadHalf8(const uint16_t* p) {
-  return _mm512_cvtph_ps(
-      _mm256_zextsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
-}
+// K/V row formats (PagedKv::type): Load16 returns the 16 values at element i
+// (a multiple of 16) of a row as f32, Load8 the 8 at i (a multiple of 8) in
+// the low lanes, the upper 8 lanes 0.
+struct HalfRows {  // fp16
+  static __m512 Load16(const uint8_t* row, int i) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * i)));
+  }
+  static __m512 Load8(const uint8_t* row, int i) {
+    return _mm512_cvtph_ps(
+        _mm256_zextsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * i))));
+  }
+};
 
-// Positions [p0, p0 + n) of one cache block: n <= block_size rows of head_dim
-// fp16 values, contiguous.
-const uint16_t* BlockRows(const uint16_t* base, const PagedKv& kv, int kv_head, int64_t p0) {
+struct Q8Rows {  // Q8_0 blocks: d * q, as the reference computes each value
+  static const uint8_t* Block(const uint8_t* row, int i) {
+    return row + i / kQK * static_cast<int64_t>(sizeof(BlockQ8_0));
+  }
+  static __m512 Scale(const uint8_t* block) {
+    uint16_t h;
+    std::memcpy(&h, block, sizeof(h));
+    return _mm512_set1_ps(_cvtsh_ss(h));
+  }
+  static __m512 Load16(const uint8_t* row, int i) {
+    const uint8_t* b = Block(row, i);
+    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2 + i % kQK));
+    return _mm512_mul_ps(Scale(b), _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)));
+  }
+  static __m512 Load8(const uint8_t* row, int i) {
+    const uint8_t* b = Block(row, i);
+    const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b + 2 + i % kQK));
+    return _mm512_maskz_mov_ps(
+        0xff, _mm512_mul_ps(Scale(b), _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q))));
+  }
+};
+
+// Positions [p0, p0 + n) of one cache block: n <= block_size rows of one
+// head, contiguous, `row_bytes` apart.
+const uint8_t* BlockRows(const void* base, const PagedKv& kv, int kv_head, int64_t p0,
+                         int64_t row_bytes) {
   const int64_t block = kv.block_table[p0 / kv.block_size];
-  return base + (block * kv.n_kv_heads + kv_head) * kv.block_size * kv.head_dim;
+  return static_cast<const uint8_t*>(base) +
+         (block * kv.n_kv_heads + kv_head) * kv.block_size * row_bytes;
 }
 
 // Requests one cache block's rows of one head (n positions) ahead of use.
 // Attention reads K/V that a whole step of weight streaming has pushed out
 // of cache, in short runs per head that the hardware prefetchers pick up
 // too late.
-void PrefetchRows(const uint16_t* rows, int n, int head_dim) {
+void PrefetchRows(const uint8_t* rows, int n, int64_t row_bytes) {
   const char* p = reinterpret_cast<const char*>(rows);
-  const int64_t bytes = static_cast<int64_t>(n) * head_dim * 2;
+  const int64_t bytes = n * row_bytes;
   for (int64_t o = 0; o < bytes; o += 64) _mm_prefetch(p + o, _MM_HINT_T0);
 }
 
@@ -125,47 +154,47 @@ void PrefetchRows(const uint16_t* rows, int n, int head_dim) {
 
 // q . k over w8 8-float chunks (16 lanes at a time, then an 8-lane tail)
 // into 16 lanes.
-template <int kW8>
-__m512 DotLanes(const float* q, const uint16_t* k, int w8) {
+template <typename Rows, int kW8>
+__m512 DotLanes(const float* q, const uint8_t* k, int w8) {
   const int n = kW8 != 0 ? kW8 : w8;
   __m512 acc = _mm512_setzero_ps();
   int j = 0;
 #pragma GCC unroll 16
   for (; j + 2 <= n; j += 2) {
-    acc = _mm512_fmadd_ps(_mm512_loadu_ps(q + 8 * j), LoadHalf16(k + 8 * j), acc);
+    acc = _mm512_fmadd_ps(_mm512_loadu_ps(q + 8 * j), Rows::Load16(k, 8 * j), acc);
   }
   if (j < n)
-    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(0xff, q + 8 * j), LoadHalf8(k + 8 * j), acc);
+    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(0xff, q + 8 * j), Rows::Load8(k, 8 * j), acc);
   return acc;
 }
 
 // scores[p] = scale * q . K[p]; returns the maximum. Four positions at a time
 // share one horizontal reduction (Hsum4 adds exactly as Hsum does).
-template <int kW8>
+template <typename Rows, int kW8>
 float Scores(const float* q, const PagedKv& kv, int kv_head, int64_t n_ctx, float scale,
              float* scores) {
-  const int d = kv.head_dim;
-  const int w8 = d / 8;
+  const int w8 = kv.head_dim / 8;
+  const int64_t rb = RowBytes(kv.type, kv.head_dim);
   const __m128 vscale = _mm_set1_ps(scale);
   for (int64_t p0 = 0; p0 < n_ctx; p0 += kv.block_size) {
-    const uint16_t* k = BlockRows(kv.k, kv, kv_head, p0);
+    const uint8_t* k = BlockRows(kv.k, kv, kv_head, p0, rb);
     const int n = static_cast<int>(std::min<int64_t>(kv.block_size, n_ctx - p0));
     // This block's values (read after the softmax) and the next block's keys.
-    PrefetchRows(BlockRows(kv.v, kv, kv_head, p0), n, d);
+    PrefetchRows(BlockRows(kv.v, kv, kv_head, p0, rb), n, rb);
     if (const int64_t p1 = p0 + kv.block_size; p1 < n_ctx) {
-      PrefetchRows(BlockRows(kv.k, kv, kv_head, p1),
-                   static_cast<int>(std::min<int64_t>(kv.block_size, n_ctx - p1)), d);
+      PrefetchRows(BlockRows(kv.k, kv, kv_head, p1, rb),
+                   static_cast<int>(std::min<int64_t>(kv.block_size, n_ctx - p1)), rb);
     }
     int s = 0;
     for (; s + 4 <= n; s += 4) {
-      const __m512 a0 = DotLanes<kW8>(q, k + (s + 0) * d, w8);
-      const __m512 a1 = DotLanes<kW8>(q, k + (s + 1) * d, w8);
-      const __m512 a2 = DotLanes<kW8>(q, k + (s + 2) * d, w8);
-      const __m512 a3 = DotLanes<kW8>(q, k + (s + 3) * d, w8);
+      const __m512 a0 = DotLanes<Rows, kW8>(q, k + (s + 0) * rb, w8);
+      const __m512 a1 = DotLanes<Rows, kW8>(q, k + (s + 1) * rb, w8);
+      const __m512 a2 = DotLanes<Rows, kW8>(q, k + (s + 2) * rb, w8);
+      const __m512 a3 = DotLanes<Rows, kW8>(q, k + (s + 3) * rb, w8);
       avx512::Hsum4(a0, a1, a2, a3, scores + p0 + s);
       _mm_storeu_ps(scores + p0 + s, _mm_mul_ps(_mm_loadu_ps(scores + p0 + s), vscale));
     }
-    for (; s < n; ++s) scores[p0 + s] = Hsum(DotLanes<kW8>(q, k + s * d, w8)) * scale;
+    for (; s < n; ++s) scores[p0 + s] = Hsum(DotLanes<Rows, kW8>(q, k + s * rb, w8)) * scale;
   }
   __m512 vmax = _mm512_set1_ps(-INFINITY);
   int64_t p = 0;
@@ -196,24 +225,26 @@ float Softmax(float* scores, int64_t n_ctx, float max_score) {
 }
 
 // out[0..8 * kW8) = inv * sum_p scores[p] * V[p][d0 .. d0 + 8 * kW8), kW8 in 1..16.
-template <int kW8>
+template <typename Rows, int kW8>
 void WeightedValues(const PagedKv& kv, int kv_head, int64_t n_ctx, const float* scores, int d0,
                     float inv, float* out) {
   static_assert(kW8 >= 1 && kW8 <= 16);
   constexpr int n16 = kW8 / 2;
   constexpr bool tail8 = kW8 % 2 != 0;
+  const int64_t rb = RowBytes(kv.type, kv.head_dim);
   __m512 acc[n16 + tail8];
 #pragma GCC unroll 8
   for (__m512& a : acc) a = _mm512_setzero_ps();
   for (int64_t p0 = 0; p0 < n_ctx; p0 += kv.block_size) {
-    const uint16_t* vb = BlockRows(kv.v, kv, kv_head, p0) + d0;
+    const uint8_t* vb = BlockRows(kv.v, kv, kv_head, p0, rb);
     const int n = static_cast<int>(std::min<int64_t>(kv.block_size, n_ctx - p0));
     for (int s = 0; s < n; ++s) {
-      const uint16_t* v = vb + static_cast<int64_t>(s) * kv.head_dim;
+      const uint8_t* v = vb + s * rb;
       const __m512 w = _mm512_set1_ps(scores[p0 + s]);
 #pragma GCC unroll 8
-      for (int j = 0; j < n16; ++j) acc[j] = _mm512_fmadd_ps(w, LoadHalf16(v + 16 * j), acc[j]);
-      if constexpr (tail8) acc[n16] = _mm512_fmadd_ps(w, LoadHalf8(v + 16 * n16), acc[n16]);
+      for (int j = 0; j < n16; ++j)
+        acc[j] = _mm512_fmadd_ps(w, Rows::Load16(v, d0 + 16 * j), acc[j]);
+      if constexpr (tail8) acc[n16] = _mm512_fmadd_ps(w, Rows::Load8(v, d0 + 16 * n16), acc[n16]);
     }
   }
   const __m512 vi = _mm512_set1_ps(inv);
@@ -227,46 +258,58 @@ using AttendFn = void (*)(const float*, const PagedKv&, int, int64_t, float, flo
 
 // A head of width 8 * kW8; kW8 = 0: any multiple of 8 above 128, its values
 // in 128-wide slices.
-template <int kW8>
+template <typename Rows, int kW8>
 void AttendHead(const float* q, const PagedKv& kv, int kv_head, int64_t n_ctx, float scale,
                 float* scores, float* out);
 
-template <size_t... I>
+template <typename Rows, size_t... I>
 constexpr std::array<ValuesFn, sizeof...(I)> ValuesTable(std::index_sequence<I...>) {
-  return {&WeightedValues<static_cast<int>(I) + 1>...};
+  return {&WeightedValues<Rows, static_cast<int>(I) + 1>...};
 }
-template <size_t... I>
+template <typename Rows, size_t... I>
 constexpr std::array<AttendFn, sizeof...(I)> AttendTable(std::index_sequence<I...>) {
-  return {&AttendHead<static_cast<int>(I) + 1>...};
+  return {&AttendHead<Rows, static_cast<int>(I) + 1>...};
 }
-constexpr auto kValuesByW8 = ValuesTable(std::make_index_sequence<16>());  // [w8 - 1]
+template <typename Rows>  // [w8 - 1]
+constexpr auto kValuesByW8 = ValuesTable<Rows>(std::make_index_sequence<16>());
 
-template <int kW8>
+template <typename Rows, int kW8>
 void AttendHead(const float* q, const PagedKv& kv, int kv_head, int64_t n_ctx, float scale,
                 float* scores, float* out) {
-  const float max_score = Scores<kW8>(q, kv, kv_head, n_ctx, scale, scores);
+  const float max_score = Scores<Rows, kW8>(q, kv, kv_head, n_ctx, scale, scores);
   const float sum = Softmax(scores, n_ctx, max_score);
   const float inv = n_ctx > 0 ? 1.0f / sum : 0.0f;
   if constexpr (kW8 != 0) {
-    WeightedValues<kW8>(kv, kv_head, n_ctx, scores, 0, inv, out);
+    WeightedValues<Rows, kW8>(kv, kv_head, n_ctx, scores, 0, inv, out);
   } else {
     for (int d0 = 0; d0 < kv.head_dim; d0 += 128) {
       const int w8 = std::min(128, kv.head_dim - d0) / 8;
-      kValuesByW8[w8 - 1](kv, kv_head, n_ctx, scores, d0, inv, out + d0);
+      kValuesByW8<Rows>[w8 - 1](kv, kv_head, n_ctx, scores, d0, inv, out + d0);
     }
   }
 }
 
-constexpr auto kAttendByW8 = AttendTable(std::make_index_sequence<16>());  // [w8 - 1]
+template <typename Rows>  // [w8 - 1]
+constexpr auto kAttendByW8 = AttendTable<Rows>(std::make_index_sequence<16>());
+
+template <typename Rows>
+void AttendRows(const float* q, const PagedKv& kv, int kv_head, int64_t n_ctx, float scale,
+                float* scores, float* out) {
+  if (kv.head_dim <= 128) {
+    kAttendByW8<Rows>[kv.head_dim / 8 - 1](q, kv, kv_head, n_ctx, scale, scores, out);
+  } else {
+    AttendHead<Rows, 0>(q, kv, kv_head, n_ctx, scale, scores, out);
+  }
+}
 
 void AttendPaged(const float* q, const PagedKv& kv, int kv_head, int64_t n_ctx, float scale,
                  float* scores, float* out) {
-  if (kv.head_dim % 8 != 0) {
-    reference::AttendPaged(q, kv, kv_head, n_ctx, scale, scores, out);
-  } else if (kv.head_dim <= 128) {
-    kAttendByW8[kv.head_dim / 8 - 1](q, kv, kv_head, n_ctx, scale, scores, out);
+  if (kv.type == DType::kF16 && kv.head_dim % 8 == 0) {
+    AttendRows<HalfRows>(q, kv, kv_head, n_ctx, scale, scores, out);
+  } else if (kv.type == DType::kQ8_0 && kv.head_dim % kQK == 0) {
+    AttendRows<Q8Rows>(q, kv, kv_head, n_ctx, scale, scores, out);
   } else {
-    AttendHead<0>(q, kv, kv_head, n_ctx, scale, scores, out);
+    reference::AttendPaged(q, kv, kv_head, n_ctx, scale, scores, out);
   }
 }
 

@@ -9,17 +9,25 @@
 namespace surge::engine::kernels::reference {
 namespace {
 
-float LoadHalf(const uint16_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, sizeof(h));
-  return HalfToFloat(h);
-}
-
-// Pointer to the head_dim fp16 values of position p, KV head h.
-const uint16_t* KvRow(const uint16_t* base, const PagedKv& kv, int kv_head, int64_t p) {
+// Pointer to the K or V row of position p, KV head h.
+const uint8_t* KvRow(const void* base, const PagedKv& kv, int kv_head, int64_t p) {
   const int64_t block = kv.block_table[p / kv.block_size];
   const int64_t slot = p % kv.block_size;
-  return base + ((block * kv.n_kv_heads + kv_head) * kv.block_size + slot) * kv.head_dim;
+  return static_cast<const uint8_t*>(base) +
+         ((block * kv.n_kv_heads + kv_head) * kv.block_size + slot) *
+             RowBytes(kv.type, kv.head_dim);
+}
+
+// Element i of a K/V row: the fp16 value, or a Q8_0 block's d * q.
+float KvValue(const uint8_t* row, int i, DType type) {
+  uint16_t h;
+  if (type == DType::kF16) {
+    std::memcpy(&h, row + 2 * i, sizeof(h));
+    return HalfToFloat(h);
+  }
+  const uint8_t* block = row + i / kQK * static_cast<int64_t>(sizeof(BlockQ8_0));
+  std::memcpy(&h, block, sizeof(h));
+  return HalfToFloat(h) * static_cast<float>(static_cast<int8_t>(block[2 + i % kQK]));
 }
 
 }  // namespace
@@ -70,9 +78,9 @@ void AttendPaged(const float* q, const PagedKv& kv, int kv_head, int64_t n_ctx, 
   const int d = kv.head_dim;
   float max_score = -INFINITY;
   for (int64_t p = 0; p < n_ctx; ++p) {
-    const uint16_t* k = KvRow(kv.k, kv, kv_head, p);
+    const uint8_t* k = KvRow(kv.k, kv, kv_head, p);
     float dot = 0.0f;
-    for (int i = 0; i < d; ++i) dot += q[i] * LoadHalf(k + i);
+    for (int i = 0; i < d; ++i) dot += q[i] * KvValue(k, i, kv.type);
     scores[p] = dot * scale;
     max_score = std::fmax(max_score, scores[p]);
   }
@@ -83,8 +91,8 @@ void AttendPaged(const float* q, const PagedKv& kv, int kv_head, int64_t n_ctx, 
   }
   for (int i = 0; i < d; ++i) out[i] = 0.0f;
   for (int64_t p = 0; p < n_ctx; ++p) {
-    const uint16_t* v = KvRow(kv.v, kv, kv_head, p);
-    for (int i = 0; i < d; ++i) out[i] += scores[p] * LoadHalf(v + i);
+    const uint8_t* v = KvRow(kv.v, kv, kv_head, p);
+    for (int i = 0; i < d; ++i) out[i] += scores[p] * KvValue(v, i, kv.type);
   }
   const float inv = n_ctx > 0 ? 1.0f / sum : 0.0f;
   for (int i = 0; i < d; ++i) out[i] *= inv;
