@@ -24,6 +24,12 @@ float BitsFloat(uint32_t u) {
   return f;
 }
 
+// roundf(v) for |v| < 2^23 without the library call (x86-64's baseline has
+// no rounding instruction, so GCC calls roundf per value): adding the
+// largest float below 0.5 carries exactly the halves and above across the
+// next integer, and the conversion truncates toward zero. Vectorizes.
+inline int RoundHalfAway(float v) { return static_cast<int>(v + std::copysign(0.49999997f, v)); }
+
 // Q8_0 as GGUF's reference: d = max|x| / 127, q = roundf(x / d) (ties away from zero).
 void QuantizeQ8_0(const float* x, int64_t n, BlockQ8_0* out) {
   for (int64_t b = 0; b < n / kQK; ++b) {
@@ -34,7 +40,7 @@ void QuantizeQ8_0(const float* x, int64_t n, BlockQ8_0* out) {
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     BlockQ8_0 blk;
     blk.d = FloatToHalf(d);
-    for (int j = 0; j < kQK; ++j) blk.qs[j] = static_cast<int8_t>(std::roundf(xb[j] * id));
+    for (int j = 0; j < kQK; ++j) blk.qs[j] = static_cast<int8_t>(RoundHalfAway(xb[j] * id));
     std::memcpy(&out[b], &blk, sizeof(blk));
   }
 }

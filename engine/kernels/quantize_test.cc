@@ -157,6 +157,26 @@ TEST(QuantizeTest, Q8_0KnownBlockRoundsHalfAwayFromZero) {
   EXPECT_EQ(blk.qs[2], -3);
 }
 
+TEST(QuantizeTest, Q8_0RoundsAsRoundfDoes) {
+  // Every float within 4 ulps of each half-integer and integer up to 127,
+  // and a million random ones in range: the quantizer's rounding is roundf's.
+  auto check = [](float v) {
+    if (std::fabs(v) > 127.0f) return;  // beyond the block's maximum
+    float x[kQK] = {127.0f, v};         // d = 1: q = round(v) exactly
+    BlockQ8_0 b;
+    QuantizeRow(DType::kQ8_0, x, kQK, &b);
+    ASSERT_EQ(b.qs[1], static_cast<int8_t>(std::roundf(v))) << v;
+  };
+  for (int k = -254; k <= 254; ++k) {
+    float v = static_cast<float>(k) / 2.0f;
+    for (int i = 0; i < 4; ++i) v = std::nextafter(v, -1000.0f);
+    for (int i = 0; i < 9; ++i, v = std::nextafter(v, 1000.0f)) check(v);
+  }
+  std::mt19937 rng(4);
+  std::uniform_real_distribution<float> dist(-127.0f, 127.0f);
+  for (int i = 0; i < 1000000; ++i) check(dist(rng));
+}
+
 TEST(QuantizeTest, FloatTypesRoundTrip) {
   const std::vector<float> x = RandomRow(64, 4, 10.0f);
   for (DType t : {DType::kF32, DType::kF16, DType::kBF16}) {
