@@ -10,6 +10,17 @@
 
 namespace surge::engine {
 
+int64_t KvCacheBytes(const model::ModelConfig& mc, const EngineConfig& c) {
+  const int64_t context = c.max_context > 0 ? c.max_context : mc.n_ctx_train;
+  const kv::KvCacheShape shape{mc.n_layers, mc.n_kv_heads, mc.head_dim, c.block_size, 1, c.kv_type};
+  int64_t bytes = c.kv_cache_bytes;
+  if (bytes <= 0) {
+    const int64_t blocks = (context + c.block_size - 1) / c.block_size;
+    bytes = blocks * std::max<int64_t>(1, c.max_running_seqs / 4) * shape.bytes_per_block();
+  }
+  return bytes / shape.bytes_per_block() * shape.bytes_per_block();
+}
+
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const model::Model& model,
                                                        const EngineConfig& config) {
   EngineConfig c = config;
@@ -21,12 +32,13 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const model::Model& model
   std::unique_ptr<Engine> e(new Engine(model, c));
   const model::ModelConfig& mc = model.config();
   e->max_context_ = c.max_context > 0 ? c.max_context : mc.n_ctx_train;
-  const kv::KvCacheShape shape{mc.n_layers, mc.n_kv_heads, mc.head_dim, c.block_size, 1};
-  int64_t bytes = c.kv_cache_bytes;
-  if (bytes <= 0) {
-    const int64_t blocks = (e->max_context_ + c.block_size - 1) / c.block_size;
-    bytes = blocks * std::max<int64_t>(1, c.max_running_seqs / 4) * shape.bytes_per_block();
+  if (c.kv_type == kv::KvType::kQ8_0 && mc.head_dim % 32 != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "engine: a q8_0 KV cache needs a head size that is a multiple of 32; this model's is ",
+        mc.head_dim));
   }
+  const kv::KvCacheShape shape{mc.n_layers, mc.n_kv_heads, mc.head_dim, c.block_size, 1, c.kv_type};
+  const int64_t bytes = KvCacheBytes(mc, c);
   const int64_t num_blocks = bytes / shape.bytes_per_block();
   if (num_blocks * c.block_size < e->max_context_) {
     return absl::InvalidArgumentError(

@@ -35,6 +35,7 @@
 #include "base/ids.h"
 #include "base/status.h"
 #include "engine/compute_arbiter.h"
+#include "engine/kv/kv_cache.h"
 #include "engine/kv/prefix_hash.h"
 #include "engine/model/model.h"
 #include "engine/runner/sampler.h"
@@ -44,10 +45,11 @@
 namespace surge::engine {
 
 struct EngineConfig {
-  int num_threads = 0;             // compute threads; 0: one per core
-  int64_t kv_cache_bytes = 0;      // 0: enough for max_running_seqs / 4 full contexts
-  int32_t block_size = 16;         // tokens per KV block
-  int64_t max_batch_tokens = 512;  // token budget of one step
+  int num_threads = 0;                    // compute threads; 0: one per core
+  int64_t kv_cache_bytes = 0;             // 0: enough for max_running_seqs / 4 full contexts
+  kv::KvType kv_type = kv::KvType::kF16;  // kQ8_0: half the bytes a token (head_dim % 32 == 0)
+  int32_t block_size = 16;                // tokens per KV block
+  int64_t max_batch_tokens = 512;         // token budget of one step
   int32_t max_running_seqs = 256;
   int32_t max_queued_requests = 1024;
   int64_t max_queued_tokens = 1 << 20;
@@ -111,6 +113,11 @@ struct EngineSnapshot {
   int64_t num_sessions_expired = 0;
   int64_t num_sessions_restored = 0;
 };
+
+// The KV cache Engine::Create() allocates for a model of config `mc` under
+// `config`: the configured bytes, or enough for max_running_seqs / 4 full
+// contexts, in whole blocks.
+int64_t KvCacheBytes(const model::ModelConfig& mc, const EngineConfig& config);
 
 class Engine {
  public:

@@ -136,7 +136,7 @@ void Engine::Impl::CopyBlocks(const std::vector<kv::BlockCopy>& copies) {
     for (int layer = 0; layer < shape.n_layers; ++layer) {
       for (int g = 0; g < shape.n_kv_heads; ++g) {
         const int64_t src = cache.Offset(c.src_block, g, 0), dst = cache.Offset(c.dst_block, g, 0);
-        const size_t bytes = static_cast<size_t>(c.num_slots) * shape.head_dim * sizeof(uint16_t);
+        const size_t bytes = static_cast<size_t>(c.num_slots * shape.row_bytes());
         std::memcpy(cache.k(layer) + dst, cache.k(layer) + src, bytes);
         std::memcpy(cache.v(layer) + dst, cache.v(layer) + src, bytes);
       }

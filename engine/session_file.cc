@@ -12,7 +12,7 @@ namespace surge::engine {
 namespace {
 
 constexpr char kMagic[8] = {'S', 'U', 'R', 'G', 'E', 'S', 'E', 'S'};
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;  // 2: the K/V row type in the header
 constexpr uint32_t kMaxIdBytes = 4096;
 
 template <typename T>
@@ -44,8 +44,9 @@ class Reader {
   size_t pos_ = 0;
 };
 
-int64_t BlockLayerElems(const kv::KvCacheShape& s) {
-  return static_cast<int64_t>(s.n_kv_heads) * s.block_size * s.head_dim;
+// Bytes of K (or V) of one block in one layer.
+int64_t BlockLayerBytes(const kv::KvCacheShape& s) {
+  return static_cast<int64_t>(s.n_kv_heads) * s.block_size * s.row_bytes();
 }
 
 }  // namespace
@@ -62,15 +63,15 @@ uint64_t ModelFingerprint(const model::Model& model) {
   return XXH3_64bits(key.data(), key.size());
 }
 
-std::vector<uint16_t> ReadBlocks(kv::KvCache& cache, const std::vector<int32_t>& blocks) {
+std::vector<uint8_t> ReadBlocks(kv::KvCache& cache, const std::vector<int32_t>& blocks) {
   const kv::KvCacheShape& s = cache.shape();
-  const int64_t n = BlockLayerElems(s);
-  std::vector<uint16_t> out;
+  const int64_t n = BlockLayerBytes(s);
+  std::vector<uint8_t> out;
   out.reserve(static_cast<size_t>(n * 2 * s.n_layers) * blocks.size());
   for (int32_t b : blocks) {
     for (int layer = 0; layer < s.n_layers; ++layer) {
-      const uint16_t* k = cache.k(layer) + cache.Offset(b, 0, 0);
-      const uint16_t* v = cache.v(layer) + cache.Offset(b, 0, 0);
+      const uint8_t* k = cache.k(layer) + cache.Offset(b, 0, 0);
+      const uint8_t* v = cache.v(layer) + cache.Offset(b, 0, 0);
       out.insert(out.end(), k, k + n);
       out.insert(out.end(), v, v + n);
     }
@@ -79,15 +80,15 @@ std::vector<uint16_t> ReadBlocks(kv::KvCache& cache, const std::vector<int32_t>&
 }
 
 void WriteBlocks(kv::KvCache& cache, const std::vector<int32_t>& blocks,
-                 const std::vector<uint16_t>& kv) {
+                 const std::vector<uint8_t>& kv) {
   const kv::KvCacheShape& s = cache.shape();
-  const int64_t n = BlockLayerElems(s);
-  const uint16_t* src = kv.data();
+  const int64_t n = BlockLayerBytes(s);
+  const uint8_t* src = kv.data();
   for (int32_t b : blocks) {
     for (int layer = 0; layer < s.n_layers; ++layer) {
-      std::memcpy(cache.k(layer) + cache.Offset(b, 0, 0), src, n * sizeof(uint16_t));
+      std::memcpy(cache.k(layer) + cache.Offset(b, 0, 0), src, n);
       src += n;
-      std::memcpy(cache.v(layer) + cache.Offset(b, 0, 0), src, n * sizeof(uint16_t));
+      std::memcpy(cache.v(layer) + cache.Offset(b, 0, 0), src, n);
       src += n;
     }
   }
@@ -95,11 +96,11 @@ void WriteBlocks(kv::KvCache& cache, const std::vector<int32_t>& blocks,
 
 void WipeBlocks(kv::KvCache& cache, const std::vector<int32_t>& blocks) {
   const kv::KvCacheShape& s = cache.shape();
-  const int64_t n = BlockLayerElems(s);
+  const int64_t n = BlockLayerBytes(s);
   for (int32_t b : blocks) {
     for (int layer = 0; layer < s.n_layers; ++layer) {
-      std::memset(cache.k(layer) + cache.Offset(b, 0, 0), 0, n * sizeof(uint16_t));
-      std::memset(cache.v(layer) + cache.Offset(b, 0, 0), 0, n * sizeof(uint16_t));
+      std::memset(cache.k(layer) + cache.Offset(b, 0, 0), 0, n);
+      std::memset(cache.v(layer) + cache.Offset(b, 0, 0), 0, n);
     }
   }
 }
@@ -109,7 +110,8 @@ std::string SerializeSession(const SessionRecord& r, uint64_t fingerprint,
   std::string out(kMagic, sizeof(kMagic));
   Put(out, kVersion);
   Put(out, fingerprint);
-  for (int32_t v : {shape.n_layers, shape.n_kv_heads, shape.head_dim, shape.block_size}) {
+  for (int32_t v : {shape.n_layers, shape.n_kv_heads, shape.head_dim, shape.block_size,
+                    static_cast<int32_t>(shape.type)}) {
     Put(out, static_cast<uint32_t>(v));
   }
   Put(out, r.salt);
@@ -117,7 +119,7 @@ std::string SerializeSession(const SessionRecord& r, uint64_t fingerprint,
   out += r.id;
   Put(out, static_cast<uint32_t>(r.tokens.size()));
   out.append(reinterpret_cast<const char*>(r.tokens.data()), r.tokens.size() * sizeof(int32_t));
-  out.append(reinterpret_cast<const char*>(r.kv.data()), r.kv.size() * sizeof(uint16_t));
+  out.append(reinterpret_cast<const char*>(r.kv.data()), r.kv.size());
   Put(out, static_cast<uint64_t>(XXH3_64bits(out.data(), out.size())));
   return out;
 }
@@ -135,7 +137,7 @@ absl::StatusOr<SessionRecord> ParseSession(std::string_view bytes, uint64_t fing
     return absl::DataLossError("session file is corrupt (checksum mismatch)");
   }
   Reader in(body.substr(sizeof(kMagic)));
-  uint32_t version = 0, dims[4] = {0, 0, 0, 0};
+  uint32_t version = 0, dims[5] = {0, 0, 0, 0, 0};
   uint64_t file_fingerprint = 0;
   SessionRecord r;
   uint32_t id_bytes = 0, n_tokens = 0;
@@ -144,13 +146,14 @@ absl::StatusOr<SessionRecord> ParseSession(std::string_view bytes, uint64_t fing
     return absl::InvalidArgumentError(absl::StrCat("unsupported session file version ", version));
   }
   if (!in.Get(file_fingerprint) || !in.Get(dims[0]) || !in.Get(dims[1]) || !in.Get(dims[2]) ||
-      !in.Get(dims[3]) || !in.Get(r.salt) || !in.Get(id_bytes)) {
+      !in.Get(dims[3]) || !in.Get(dims[4]) || !in.Get(r.salt) || !in.Get(id_bytes)) {
     return absl::DataLossError("session file is truncated");
   }
   if (file_fingerprint != fingerprint || dims[0] != static_cast<uint32_t>(shape.n_layers) ||
       dims[1] != static_cast<uint32_t>(shape.n_kv_heads) ||
       dims[2] != static_cast<uint32_t>(shape.head_dim) ||
-      dims[3] != static_cast<uint32_t>(shape.block_size)) {
+      dims[3] != static_cast<uint32_t>(shape.block_size) ||
+      dims[4] != static_cast<uint32_t>(shape.type)) {
     return absl::FailedPreconditionError("session file belongs to another model or KV layout");
   }
   if (id_bytes > kMaxIdBytes || !in.Bytes(id_bytes, &p)) {
@@ -167,14 +170,14 @@ absl::StatusOr<SessionRecord> ParseSession(std::string_view bytes, uint64_t fing
   for (int32_t t : r.tokens) {
     if (t < 0 || t >= n_vocab) return absl::DataLossError("session file has a bad token id");
   }
-  const uint64_t kv_elems = static_cast<uint64_t>(n_tokens / shape.block_size) * 2 *
-                            shape.n_layers * BlockLayerElems(shape);
-  if (in.remaining() != kv_elems * sizeof(uint16_t)) {
+  const uint64_t kv_bytes = static_cast<uint64_t>(n_tokens / shape.block_size) * 2 *
+                            shape.n_layers * BlockLayerBytes(shape);
+  if (in.remaining() != kv_bytes) {
     return absl::DataLossError("session file's KV data has the wrong size");
   }
-  r.kv.resize(kv_elems);
-  in.Bytes(kv_elems * sizeof(uint16_t), &p);
-  std::memcpy(r.kv.data(), p, kv_elems * sizeof(uint16_t));
+  r.kv.resize(kv_bytes);
+  in.Bytes(kv_bytes, &p);
+  std::memcpy(r.kv.data(), p, kv_bytes);
   return r;
 }
 

@@ -31,8 +31,8 @@ struct SessionRecord {
   uint64_t salt = 0;
   std::string id;
   std::vector<int32_t> tokens;  // block_size * num_blocks
-  // K/V of every block: per block, per layer, K then V (fp16 bits).
-  std::vector<uint16_t> kv;
+  // K/V of every block: per block, per layer, K then V (the cache's rows).
+  std::vector<uint8_t> kv;
 };
 
 // Identifies a model's weights well enough that a session computed with
@@ -41,9 +41,9 @@ struct SessionRecord {
 uint64_t ModelFingerprint(const model::Model& model);
 
 // Copies the K/V of `blocks` out of / into the cache, in the file's order.
-std::vector<uint16_t> ReadBlocks(kv::KvCache& cache, const std::vector<int32_t>& blocks);
+std::vector<uint8_t> ReadBlocks(kv::KvCache& cache, const std::vector<int32_t>& blocks);
 void WriteBlocks(kv::KvCache& cache, const std::vector<int32_t>& blocks,
-                 const std::vector<uint16_t>& kv);
+                 const std::vector<uint8_t>& kv);
 // Overwrites the blocks' K/V with zeros.
 void WipeBlocks(kv::KvCache& cache, const std::vector<int32_t>& blocks);
 

@@ -181,8 +181,8 @@ TEST(SessionTableTest, ExpiryWipesAndForgetsBlocks) {
   ASSERT_TRUE(kv.Allocate(seq, 9, kv.FindCachedPrefix(tokens, 0)));
   const std::vector<int32_t> blocks(kv.BlockTable(seq).begin(), kv.BlockTable(seq).end());
   for (int layer = 0; layer < 2; ++layer) {
-    std::fill_n(cache.k(layer), 8 * 4 * 8, uint16_t{0x3c00});
-    std::fill_n(cache.v(layer), 8 * 4 * 8, uint16_t{0x3c00});
+    std::fill_n(cache.k(layer), 8 * 4 * 8 * 2, uint8_t{0x3c});  // fp16 rows: 2 bytes a value
+    std::fill_n(cache.v(layer), 8 * 4 * 8 * 2, uint8_t{0x3c});
   }
   kv.CommitFullBlocks(seq, tokens);
   const base::TimePoint t0{};
@@ -194,10 +194,12 @@ TEST(SessionTableTest, ExpiryWipesAndForgetsBlocks) {
   table.Expire(t0 + std::chrono::seconds(2));
   EXPECT_EQ(table.stats().num_sessions, 0);
   EXPECT_EQ(kv.FindCachedPrefix(tokens, 0).num_tokens, 0);
-  const std::vector<uint16_t> wiped = ReadBlocks(cache, {blocks[0], blocks[1]});
-  EXPECT_TRUE(std::all_of(wiped.begin(), wiped.end(), [](uint16_t x) { return x == 0; }));
-  const std::vector<uint16_t> kept = ReadBlocks(cache, {blocks[2]});  // partial: not pinned
-  EXPECT_TRUE(std::all_of(kept.begin(), kept.end(), [](uint16_t x) { return x == 0x3c00; }));
+  const std::vector<uint8_t> wiped = ReadBlocks(cache, {blocks[0], blocks[1]});
+  ASSERT_FALSE(wiped.empty());
+  EXPECT_TRUE(std::all_of(wiped.begin(), wiped.end(), [](uint8_t x) { return x == 0; }));
+  const std::vector<uint8_t> kept = ReadBlocks(cache, {blocks[2]});  // partial: not pinned
+  ASSERT_FALSE(kept.empty());
+  EXPECT_TRUE(std::all_of(kept.begin(), kept.end(), [](uint8_t x) { return x == 0x3c; }));
 }
 
 TEST(SessionFileTest, RoundTripAndRejections) {
@@ -206,8 +208,8 @@ TEST(SessionFileTest, RoundTripAndRejections) {
   r.salt = 7;
   r.id = "conversation";
   r.tokens = {1, 2, 3, 4, 5, 6, 7, 8};
-  r.kv.resize(2 * 2 * 2 * 4 * 8);
-  for (size_t i = 0; i < r.kv.size(); ++i) r.kv[i] = static_cast<uint16_t>(i);
+  r.kv.resize(2 * 2 * 2 * 4 * 8 * 2);  // blocks, layers, K and V, slots, head_dim, fp16 bytes
+  for (size_t i = 0; i < r.kv.size(); ++i) r.kv[i] = static_cast<uint8_t>(i * 7);
   const std::string bytes = SerializeSession(r, 11, shape);
 
   absl::StatusOr<SessionRecord> back = ParseSession(bytes, 11, shape, 100);
@@ -222,6 +224,16 @@ TEST(SessionFileTest, RoundTripAndRejections) {
   kv::KvCacheShape other = shape;
   other.block_size = 8;
   EXPECT_FALSE(ParseSession(bytes, 11, other, 100).ok());
+  kv::KvCacheShape q8 = shape;  // the same dimensions, 8-bit rows
+  q8.head_dim = 32;
+  kv::KvCacheShape q8_f16 = q8;
+  q8.type = kv::KvType::kQ8_0;
+  SessionRecord r8 = r;
+  r8.kv.resize(static_cast<size_t>(2 * 2 * 2 * 4 * q8.row_bytes()));
+  const std::string bytes8 = SerializeSession(r8, 11, q8);
+  ASSERT_TRUE(ParseSession(bytes8, 11, q8, 100).ok());
+  EXPECT_EQ(ParseSession(bytes8, 11, q8_f16, 100).status().code(),
+            absl::StatusCode::kFailedPrecondition);      // saved from a q8_0 cache, read by f16
   EXPECT_FALSE(ParseSession(bytes, 11, shape, 5).ok());  // token ids outside the vocabulary
   for (size_t n = 0; n < bytes.size(); ++n) {
     EXPECT_FALSE(ParseSession(bytes.substr(0, n), 11, shape, 100).ok()) << "truncated at " << n;

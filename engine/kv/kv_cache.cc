@@ -4,14 +4,23 @@
 
 namespace surge::engine::kv {
 
+std::string_view KvTypeName(KvType type) { return type == KvType::kF16 ? "f16" : "q8_0"; }
+
+std::optional<KvType> KvTypeFromName(std::string_view name) {
+  if (name == "f16") return KvType::kF16;
+  if (name == "q8_0") return KvType::kQ8_0;
+  return std::nullopt;
+}
+
 KvCache::KvCache(const KvCacheShape& shape) : shape_(shape) {
   SURGE_CHECK(shape.n_layers > 0 && shape.n_kv_heads > 0 && shape.head_dim > 0);
   SURGE_CHECK(shape.block_size > 0 && shape.num_blocks > 0);
-  layer_elems_ =
-      static_cast<int64_t>(shape.num_blocks) * shape.n_kv_heads * shape.block_size * shape.head_dim;
+  SURGE_CHECK(shape.type == KvType::kF16 || shape.head_dim % 32 == 0);
+  layer_bytes_ = static_cast<int64_t>(shape.num_blocks) * shape.n_kv_heads * shape.block_size *
+                 shape.row_bytes();
   // Value-initialised: a fresh cache holds zeros, never stale memory.
-  k_ = std::make_unique<uint16_t[]>(layer_elems_ * shape.n_layers);
-  v_ = std::make_unique<uint16_t[]>(layer_elems_ * shape.n_layers);
+  k_ = std::make_unique<uint8_t[]>(layer_bytes_ * shape.n_layers);
+  v_ = std::make_unique<uint8_t[]>(layer_bytes_ * shape.n_layers);
 }
 
 }  // namespace surge::engine::kv

@@ -1,6 +1,8 @@
 // KvCache is the memory of the paged KV cache of one model: for every layer a
 // K and a V array of num_blocks() blocks, each block holding block_size()
-// token slots for every KV head, as fp16. It is allocated once, at start;
+// token slots for every KV head, each slot one row of head_dim values in the
+// cache's type: fp16, or 8-bit Q8_0 blocks (GGUF's layout: an fp16 scale and
+// 32 int8 values; half the memory, for head_dim % 32 == 0). It is allocated once, at start;
 // memory never grows with traffic. Which blocks belong to which sequence is
 // decided elsewhere (BlockPool); a sequence's block table maps its positions
 // to blocks: position p lives in block table[p / block_size], slot
@@ -16,9 +18,16 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <string_view>
 #include <vector>
 
 namespace surge::engine::kv {
+
+// How K and V rows are stored.
+enum class KvType : uint8_t { kF16, kQ8_0 };
+std::string_view KvTypeName(KvType type);  // "f16", "q8_0"
+std::optional<KvType> KvTypeFromName(std::string_view name);
 
 struct KvCacheShape {
   int32_t n_layers = 0;
@@ -26,12 +35,12 @@ struct KvCacheShape {
   int32_t head_dim = 0;
   int32_t block_size = 16;
   int32_t num_blocks = 0;
+  KvType type = KvType::kF16;
 
+  // Bytes of one row: one slot of one KV head.
+  int64_t row_bytes() const { return type == KvType::kF16 ? 2LL * head_dim : head_dim / 32 * 34LL; }
   // Bytes of K and V for one block across all layers.
-  int64_t bytes_per_block() const {
-    return 2LL * n_layers * n_kv_heads * block_size * head_dim *
-           static_cast<int64_t>(sizeof(uint16_t));
-  }
+  int64_t bytes_per_block() const { return 2LL * n_layers * n_kv_heads * block_size * row_bytes(); }
 };
 
 class KvCache {
@@ -43,21 +52,21 @@ class KvCache {
   int32_t block_size() const { return shape_.block_size; }
   int64_t bytes() const { return shape_.bytes_per_block() * shape_.num_blocks; }
 
-  uint16_t* k(int layer) { return k_.get() + layer * layer_elems_; }
-  uint16_t* v(int layer) { return v_.get() + layer * layer_elems_; }
+  uint8_t* k(int layer) { return k_.get() + layer * layer_bytes_; }
+  uint8_t* v(int layer) { return v_.get() + layer * layer_bytes_; }
 
-  // Element offset of (block, kv_head, slot) within one layer.
+  // Byte offset of the row (block, kv_head, slot) within one layer.
   int64_t Offset(int32_t block, int32_t kv_head, int32_t slot) const {
     return ((static_cast<int64_t>(block) * shape_.n_kv_heads + kv_head) * shape_.block_size +
             slot) *
-           shape_.head_dim;
+           shape_.row_bytes();
   }
 
  private:
   KvCacheShape shape_;
-  int64_t layer_elems_ = 0;
-  std::unique_ptr<uint16_t[]> k_;
-  std::unique_ptr<uint16_t[]> v_;
+  int64_t layer_bytes_ = 0;
+  std::unique_ptr<uint8_t[]> k_;
+  std::unique_ptr<uint8_t[]> v_;
 };
 
 }  // namespace surge::engine::kv

@@ -170,7 +170,15 @@ absl::Status BuildRandomModel(const InitOptions& o, GgufWriter& w) {
     return absl::InvalidArgumentError(absl::StrCat("model init: unknown architecture '", o.arch,
                                                    "' (known: llama, qwen2, qwen3)"));
   }
-  const Shape& s = *shape;
+  Shape s = *shape;
+  if (o.n_heads != 0) {
+    if (o.n_heads < 1 || s.n_embd % o.n_heads != 0 || s.n_embd / o.n_heads % 2 != 0) {
+      return absl::InvalidArgumentError(absl::StrCat("model init: ", o.n_heads,
+                                                     " heads do not split n_embd ", s.n_embd,
+                                                     " into even head widths"));
+    }
+    s.n_heads = o.n_heads;
+  }
   const int64_t n_kv = o.n_kv_heads == 0 ? s.n_heads : o.n_kv_heads;
   if (n_kv < 1 || n_kv > s.n_heads || s.n_heads % n_kv != 0) {
     return absl::InvalidArgumentError(absl::StrCat("model init: kv heads ", o.n_kv_heads,

@@ -31,6 +31,7 @@ struct InitOptions {
   std::string preset = "tiny";  // tiny | small
   kernels::DType type = kernels::DType::kF32;
   uint64_t seed = 1;
+  int n_heads = 0;               // 0: the preset's; else must divide n_embd into even widths
   int n_kv_heads = 0;            // 0: same as heads (MHA); else must divide the head count
   bool tied_embeddings = false;  // no output.weight; the head reuses token_embd
 };

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "engine/kv/kv_cache.h"
 #include "engine/model/model.h"
 
 namespace surge::engine::runner {
@@ -24,6 +25,7 @@ struct EngineBenchOptions {
   int64_t batch_steps = 32;          // decode steps timed per batch size
   int repetitions = 3;               // each figure is the mean over repetitions
   int64_t max_batch_tokens = 512;    // prefill pass size
+  kv::KvType kv_type = kv::KvType::kF16;
 };
 
 struct Figure {

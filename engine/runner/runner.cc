@@ -23,7 +23,12 @@ void Resize(std::vector<float>& v, int64_t n) {
 }  // namespace
 
 Runner::Runner(const model::Model& model, kv::KvCache& cache, int num_threads)
-    : model_(model), config_(model.config()), cache_(cache), pool_(num_threads) {
+    : model_(model),
+      config_(model.config()),
+      cache_(cache),
+      kv_type_(cache.shape().type == kv::KvType::kF16 ? kernels::DType::kF16
+                                                      : kernels::DType::kQ8_0),
+      pool_(num_threads) {
   SURGE_CHECK(cache.shape().n_layers == config_.n_layers);
   SURGE_CHECK(cache.shape().n_kv_heads == config_.n_kv_heads);
   SURGE_CHECK(cache.shape().head_dim == config_.head_dim);
@@ -171,8 +176,9 @@ void Runner::Attention(int il, const model::LayerWeights& w) {
       const int64_t n_ctx = positions_[t] + 1;
       if (static_cast<int64_t>(scores.size()) < n_ctx) scores.resize(n_ctx);
       const SequenceChunk& c = *chunk_of_[t];
-      kernels::PagedKv kv{cache_.k(il),        cache_.v(il),       c.block_table.data(),
-                          cache_.block_size(), config_.n_kv_heads, hd};
+      kernels::PagedKv kv{
+          cache_.k(il), cache_.v(il), c.block_table.data(), cache_.block_size(), config_.n_kv_heads,
+          hd,           kv_type_};
       for (int h = h0; h < std::min(n_heads, h0 + heads_per_task); ++h) {
         kernels::AttendPaged(&q_[t * qd + h * hd], kv, h / group, n_ctx, scale, scores.data(),
                              &attn_[t * qd + h * hd]);
@@ -190,8 +196,13 @@ void Runner::WriteKv(int il, int64_t t) {
   const int32_t slot = static_cast<int32_t>(pos % bs);
   for (int g = 0; g < config_.n_kv_heads; ++g) {
     const int64_t off = cache_.Offset(block, g, slot);
-    kernels::ToHalf(&k_[t * kvd + g * hd], hd, cache_.k(il) + off);
-    kernels::ToHalf(&v_[t * kvd + g * hd], hd, cache_.v(il) + off);
+    if (kv_type_ == kernels::DType::kF16) {
+      kernels::ToHalf(&k_[t * kvd + g * hd], hd, reinterpret_cast<uint16_t*>(cache_.k(il) + off));
+      kernels::ToHalf(&v_[t * kvd + g * hd], hd, reinterpret_cast<uint16_t*>(cache_.v(il) + off));
+    } else {
+      kernels::QuantizeRow(kv_type_, &k_[t * kvd + g * hd], hd, cache_.k(il) + off);
+      kernels::QuantizeRow(kv_type_, &v_[t * kvd + g * hd], hd, cache_.v(il) + off);
+    }
   }
 }
 

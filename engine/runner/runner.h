@@ -64,6 +64,7 @@ class Runner {
   const model::Model& model_;
   const model::ModelConfig& config_;
   kv::KvCache& cache_;
+  const kernels::DType kv_type_;  // the cache's row type, as the kernels name it
   kernels::ThreadPool pool_;
   kernels::MatMulScratch matmul_scratch_;
 

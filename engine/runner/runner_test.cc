@@ -25,10 +25,11 @@ using kernels::DType;
 
 constexpr int32_t kBlockSize = 16;
 
-std::string TempModel(const std::string& arch, DType type, int n_kv_heads) {
+std::string TempModel(const std::string& arch, DType type, int n_kv_heads, int n_heads) {
   std::string path = (std::filesystem::temp_directory_path() /
                       ("surge_runner_test_" + arch + "_" + std::to_string(static_cast<int>(type)) +
-                       "_" + std::to_string(n_kv_heads) + "_" + std::to_string(getpid()) + ".gguf"))
+                       "_" + std::to_string(n_kv_heads) + "_" + std::to_string(n_heads) + "_" +
+                       std::to_string(getpid()) + ".gguf"))
                          .string();
   model::InitOptions options;
   options.arch = arch;
@@ -36,6 +37,7 @@ std::string TempModel(const std::string& arch, DType type, int n_kv_heads) {
   options.type = type;
   options.seed = 7;
   options.n_kv_heads = n_kv_heads;
+  options.n_heads = n_heads;
   absl::Status s = model::WriteRandomModel(options, path);
   EXPECT_TRUE(s.ok()) << s;
   return path;
@@ -50,9 +52,10 @@ std::vector<int32_t> Tokens(int n, int seed, int32_t n_vocab) {
 
 // One cache per test; each sequence gets its own disjoint run of blocks.
 struct Harness {
-  explicit Harness(const model::Model& m, int threads = 2, int32_t num_blocks = 512)
+  explicit Harness(const model::Model& m, kv::KvType kv_type, int threads = 2,
+                   int32_t num_blocks = 512)
       : cache({m.config().n_layers, m.config().n_kv_heads, m.config().head_dim, kBlockSize,
-               num_blocks}),
+               num_blocks, kv_type}),
         runner(m, cache, threads) {}
 
   std::vector<int32_t> Table(int first_block, int n_tokens) {
@@ -85,12 +88,14 @@ struct Case {
   std::string arch;
   DType type;
   int n_kv_heads;
+  int n_heads = 0;  // 0: tiny's 6 (head size 48); 9 gives 32, for 8-bit K/V rows
+  kv::KvType kv_type = kv::KvType::kF16;
 };
 
 class RunnerTest : public ::testing::TestWithParam<Case> {
  protected:
   void SetUp() override {
-    path_ = TempModel(GetParam().arch, GetParam().type, GetParam().n_kv_heads);
+    path_ = TempModel(GetParam().arch, GetParam().type, GetParam().n_kv_heads, GetParam().n_heads);
     auto m = model::Model::Load(path_);
     ASSERT_TRUE(m.ok()) << m.status();
     model_ = *std::move(m);
@@ -105,14 +110,16 @@ TEST_P(RunnerTest, MatchesReferenceForward) {
   const int32_t n_vocab = model_->config().n_vocab;
   std::vector<int32_t> tokens = Tokens(21, 1, n_vocab);
   std::vector<float> expected = ReferenceForward(*model_, tokens);
-  Harness h(*model_);
+  Harness h(*model_, GetParam().kv_type);
   // Every position's logits: feed one token at a time.
   std::vector<float> got = h.RunChunked(tokens, std::vector<int>(tokens.size(), 1), 0);
   ASSERT_EQ(got.size(), expected.size());
-  // Quantized weights quantize the activations to 8 bits as well, so they
-  // get a looser bound than the float types.
-  const double tol =
-      GetParam().type == DType::kQ8_0 || GetParam().type == DType::kQ4_0 ? 0.06 : 2e-3;
+  // Quantized weights quantize the activations to 8 bits as well, and 8-bit
+  // K/V rows round what attention reads, so they get a looser bound than the
+  // float types (the reference keeps K/V in f32).
+  const bool quantized = GetParam().type == DType::kQ8_0 || GetParam().type == DType::kQ4_0 ||
+                         GetParam().kv_type == kv::KvType::kQ8_0;
+  const double tol = quantized ? 0.06 : 2e-3;
   for (size_t pos = 0; pos < tokens.size(); ++pos) {
     double err = 0, norm = 0;
     for (int32_t i = 0; i < n_vocab; ++i) {
@@ -127,7 +134,7 @@ TEST_P(RunnerTest, MatchesReferenceForward) {
 TEST_P(RunnerTest, LogitsAreBitwiseBatchInvariant) {
   const int32_t n_vocab = model_->config().n_vocab;
   const std::vector<int32_t> tokens = Tokens(37, 2, n_vocab);
-  Harness h(*model_);
+  Harness h(*model_, GetParam().kv_type);
   const std::vector<float> alone = h.RunChunked(tokens, {37}, 0);
   ASSERT_EQ(alone.size(), static_cast<size_t>(n_vocab));
 
@@ -155,7 +162,7 @@ TEST_P(RunnerTest, LogitsAreBitwiseBatchInvariant) {
   }
 
   // With one compute thread instead of two.
-  Harness single(*model_, /*threads=*/1);
+  Harness single(*model_, GetParam().kv_type, /*threads=*/1);
   std::vector<float> got = single.RunChunked(tokens, {37}, 0);
   ASSERT_EQ(0, std::memcmp(alone.data(), got.data(), n_vocab * sizeof(float)));
 }
@@ -165,7 +172,7 @@ TEST_P(RunnerTest, DecodeStepsAreBatchInvariant) {
   // as when it decodes alone.
   const int32_t n_vocab = model_->config().n_vocab;
   const std::vector<int32_t> tokens = Tokens(20, 3, n_vocab);
-  Harness h(*model_);
+  Harness h(*model_, GetParam().kv_type);
   std::vector<float> alone = h.RunChunked(tokens, {19, 1}, 0);
   const float* expected = alone.data() + n_vocab;
 
@@ -192,10 +199,15 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"llama", DType::kQ4_0, 0}, Case{"llama", DType::kF16, 3},
                       Case{"llama", DType::kBF16, 0}, Case{"qwen2", DType::kF32, 2},
                       Case{"qwen2", DType::kQ8_0, 0}, Case{"qwen3", DType::kF32, 3},
-                      Case{"qwen3", DType::kQ8_0, 0}),
+                      Case{"qwen3", DType::kQ8_0, 0},
+                      Case{"llama", DType::kF32, 3, 9, kv::KvType::kQ8_0},
+                      Case{"qwen3", DType::kQ8_0, 0, 9, kv::KvType::kQ8_0}),
     [](const ::testing::TestParamInfo<Case>& p) {
-      return p.param.arch + "_" + std::string(kernels::Traits(p.param.type).name) + "_kv" +
-             std::to_string(p.param.n_kv_heads);
+      std::string name = p.param.arch + "_" + std::string(kernels::Traits(p.param.type).name) +
+                         "_kv" + std::to_string(p.param.n_kv_heads);
+      if (p.param.n_heads != 0) name += "_heads" + std::to_string(p.param.n_heads);
+      if (p.param.kv_type != kv::KvType::kF16) name += "_kvrows_q8_0";
+      return name;
     });
 
 }  // namespace

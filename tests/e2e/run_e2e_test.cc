@@ -92,6 +92,37 @@ TEST_F(RunE2eTest, BenchJsonHasEveryFigureForTheBatchSizesAsked) {
   EXPECT_EQ(j["thread_handoff_ns"].size(), 2u) << r.text;
 }
 
+TEST_F(RunE2eTest, EightBitKvCacheGeneratesAndBenchmarks) {
+  // tiny with 9 heads: a head width of 32, which 8-bit K/V rows need.
+  const std::string model = (*dir_ / "tiny-9heads.gguf").string();
+  const CliOutput init =
+      RunSurge("model init --arch llama --preset tiny --heads 9 --type q8_0 --seed 3 -o " + model);
+  ASSERT_EQ(init.exit_code, 0) << init.text;
+  const std::string gen = "run -m " + model + " -p 'Once upon a time' -n 12 --temp 0 --ignore-eos";
+  const CliOutput a = RunSurge(gen + " --kv-type q8_0", /*merge_stderr=*/false);
+  const CliOutput b = RunSurge(gen + " --kv-type q8_0", /*merge_stderr=*/false);
+  ASSERT_EQ(a.exit_code, 0);
+  EXPECT_FALSE(a.text.empty());
+  EXPECT_EQ(a.text, b.text);  // greedy: the same text every time
+
+  const CliOutput bench = RunSurge("run -m " + model +
+                                       " --bench --json --kv-type q8_0 --repetitions 1 "
+                                       "--pp-tokens 16 --tg-tokens 4 --batch-sizes 1,4 --no-mixed",
+                                   /*merge_stderr=*/false);
+  ASSERT_EQ(bench.exit_code, 0) << bench.text;
+  const CliOutput half = RunSurge("run -m " + model +
+                                      " --bench --json --repetitions 1 --pp-tokens 16 "
+                                      "--tg-tokens 4 --batch-sizes 1,4 --no-mixed",
+                                  /*merge_stderr=*/false);
+  ASSERT_EQ(half.exit_code, 0) << half.text;
+  auto kv_bytes = [](const std::string& json) {
+    const size_t at = json.find("\"kv_cache_bytes\":");
+    return at == std::string::npos ? -1.0 : std::stod(json.substr(at + 17));
+  };
+  // The same cache in slots holds 34 bytes per 32 values instead of 64.
+  EXPECT_DOUBLE_EQ(kv_bytes(bench.text) * 64, kv_bytes(half.text) * 34) << bench.text;
+}
+
 TEST_F(RunE2eTest, BadInputExitsNonZeroWithAMessage) {
   const CliOutput missing = RunSurge("run -m " + (*dir_ / "nope.gguf").string() + " -p hi");
   EXPECT_NE(missing.exit_code, 0);
@@ -105,6 +136,14 @@ TEST_F(RunE2eTest, BadInputExitsNonZeroWithAMessage) {
   const CliOutput long_ctx = RunSurge("run -m " + Model() + " --bench --batch-context 500");
   EXPECT_NE(long_ctx.exit_code, 0);
   EXPECT_NE(long_ctx.text.find("512"), std::string::npos) << long_ctx.text;
+
+  // tiny's heads are 48 wide: no 8-bit K/V rows; an unknown type is refused.
+  const CliOutput q8 = RunSurge("run -m " + Model() + " -p hi --kv-type q8_0");
+  EXPECT_NE(q8.exit_code, 0);
+  EXPECT_NE(q8.text.find("multiple of 32"), std::string::npos) << q8.text;
+  const CliOutput q4 = RunSurge("run -m " + Model() + " -p hi --kv-type q4_0");
+  EXPECT_NE(q4.exit_code, 0);
+  EXPECT_NE(q4.text.find("--kv-type"), std::string::npos) << q4.text;
 }
 
 }  // namespace

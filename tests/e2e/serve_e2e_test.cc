@@ -232,6 +232,28 @@ TEST_F(ServeE2eTest, DisconnectCancelsTheRequest) {
   EXPECT_LT(generated - generated_in(before), 480);
 }
 
+TEST(ServeE2eKvTest, EightBitKvCacheServesChatAndStreams) {
+  // tiny with 9 heads (32 wide): --kv-type q8_0 holds K/V in 8-bit rows.
+  const std::string model = ServeProcess::MakeModel("heads9", 21, "--heads 9");
+  ServeProcess server({"--model", "tiny9=" + model, "--kv-type", "q8_0"}, 0,
+                      /*with_default_model=*/false);
+  json req = Chat("Tell me a story", 24);
+  req["model"] = "tiny9";
+  req["ignore_eos"] = true;
+  HttpResult whole = Post(server.url("/v1/chat/completions"), req.dump());
+  ASSERT_EQ(whole.status, 200) << whole.body;
+  const json body = json::parse(whole.body);
+  EXPECT_EQ(body["usage"]["completion_tokens"], 24);
+  req["stream"] = true;
+  HttpResult streamed = Post(server.url("/v1/chat/completions"), req.dump());
+  ASSERT_EQ(streamed.status, 200) << streamed.body;
+  auto [text, complete] = StreamText(streamed.body);
+  EXPECT_TRUE(complete);
+  // Greedy, the same cache type: streaming changes nothing.
+  EXPECT_EQ(text, body["choices"][0]["message"]["content"].get<std::string>());
+  EXPECT_NE(server.Log().find("(q8_0 rows)"), std::string::npos) << server.Log();
+}
+
 TEST(ServeE2eAuthTest, ApiKeyIsRequired) {
   ServeProcess server({"--api-key", "sekret"});
   HttpResult none = Post(server.url("/v1/chat/completions"), Chat("hi", 2).dump());

@@ -84,7 +84,8 @@ const std::string& ServeProcess::ModelPath() {
   return path;
 }
 
-std::string ServeProcess::MakeModel(const std::string& tag, int seed) {
+std::string ServeProcess::MakeModel(const std::string& tag, int seed,
+                                    const std::string& init_args) {
   // Files made here are removed when the test binary exits.
   struct Made : std::map<std::string, std::string> {
     ~Made() {
@@ -100,7 +101,7 @@ std::string ServeProcess::MakeModel(const std::string& tag, int seed) {
                          ("surge_e2e_" + tag + "_" + std::to_string(getpid()) + ".gguf"))
                             .string();
   const std::string cmd = Binary() + " model init --arch llama --preset tiny --type q8_0 --seed " +
-                          std::to_string(seed) + " -o " + p + " 2>/dev/null";
+                          std::to_string(seed) + " " + init_args + " -o " + p + " 2>/dev/null";
   EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
   made[tag] = p;
   return p;

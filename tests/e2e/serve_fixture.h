@@ -55,8 +55,9 @@ class ServeProcess : public SurgeProcess {
                         bool with_default_model = true);
 
   static const std::string& ModelPath();  // made once per test binary
-  // Another tiny model (its own random weights), made once per tag.
-  static std::string MakeModel(const std::string& tag, int seed);
+  // Another tiny model (its own random weights), made once per tag;
+  // `init_args` go to `surge model init` ("--heads 9").
+  static std::string MakeModel(const std::string& tag, int seed, const std::string& init_args = "");
 };
 
 HttpResult Get(const std::string& url, const std::vector<std::string>& headers = {});

@@ -77,6 +77,7 @@ CommandFn RegisterModel(CLI::App& app) {
     std::string path, out, type = "f32", arch = "llama", preset = "tiny";
     bool tensors = false, tied = false;
     uint64_t seed = 1;
+    int heads = 0;
     int kv_heads = 0;
   };
   auto f = std::make_shared<Flags>();
@@ -89,6 +90,7 @@ CommandFn RegisterModel(CLI::App& app) {
   init->add_option("--preset", f->preset, "tiny|small")->capture_default_str();
   init->add_option("--type", f->type, "f32|f16|bf16|q8_0|q4_0")->capture_default_str();
   init->add_option("--seed", f->seed, "random seed")->capture_default_str();
+  init->add_option("--heads", f->heads, "attention heads (0 = the preset's)");
   init->add_option("--kv-heads", f->kv_heads, "KV heads for GQA (0 = as many as heads)");
   init->add_flag("--tied", f->tied, "share the embedding table with the output layer");
   init->add_option("-o,--output", f->out, "output file")->required();
@@ -108,6 +110,7 @@ CommandFn RegisterModel(CLI::App& app) {
       o.preset = f->preset;
       o.type = *type;
       o.seed = f->seed;
+      o.n_heads = f->heads;
       o.n_kv_heads = f->kv_heads;
       o.tied_embeddings = f->tied;
       absl::Status s = engine::model::WriteRandomModel(o, f->out);

@@ -47,6 +47,7 @@ struct RunFlags {
   int64_t tg_tokens = 128;
   std::vector<int> batch_sizes = engine::runner::EngineBenchOptions{}.batch_sizes;
   int64_t batch_context = engine::runner::EngineBenchOptions{}.batch_prompt_tokens;
+  std::string kv_type = "f16";
 };
 
 using MixedFigures = std::map<int, engine::MixedLoadResult>;
@@ -101,6 +102,7 @@ int RunBench(const Model& model, const RunFlags& flags) {
   options.pp_tokens = flags.pp_tokens;
   options.tg_tokens = flags.tg_tokens;
   options.max_batch_tokens = flags.max_batch_tokens;
+  options.kv_type = *engine::kv::KvTypeFromName(flags.kv_type);
   absl::StatusOr<EngineBenchResult> r = engine::runner::RunEngineBench(model, options);
   if (!r.ok()) {
     std::fprintf(stderr, "surge run: %s\n", std::string(r.status().message()).c_str());
@@ -112,6 +114,7 @@ int RunBench(const Model& model, const RunFlags& flags) {
     engine::EngineConfig config;
     config.num_threads = flags.threads;
     config.max_batch_tokens = flags.max_batch_tokens;
+    config.kv_type = options.kv_type;
     absl::StatusOr<std::unique_ptr<engine::Engine>> e = engine::Engine::Create(model, config);
     if (!e.ok()) {
       std::fprintf(stderr, "surge run: %s\n", std::string(e.status().message()).c_str());
@@ -154,7 +157,16 @@ int Generate(const Model& model, const RunFlags& flags) {
 
   const int32_t block_size = 16;
   const int32_t num_blocks = (c.n_ctx_train + block_size - 1) / block_size;
-  engine::kv::KvCache cache({c.n_layers, c.n_kv_heads, c.head_dim, block_size, num_blocks});
+  const engine::kv::KvType kv_type = *engine::kv::KvTypeFromName(flags.kv_type);
+  if (kv_type == engine::kv::KvType::kQ8_0 && c.head_dim % 32 != 0) {
+    std::fprintf(stderr,
+                 "surge run: a q8_0 KV cache needs a head size that is a multiple of 32; this "
+                 "model's is %d\n",
+                 c.head_dim);
+    return 1;
+  }
+  engine::kv::KvCache cache(
+      {c.n_layers, c.n_kv_heads, c.head_dim, block_size, num_blocks, kv_type});
   engine::kv::BlockPool blocks(num_blocks);
   const int threads =
       flags.threads > 0 ? flags.threads : static_cast<int>(std::thread::hardware_concurrency());
@@ -221,6 +233,10 @@ CommandFn RegisterRun(CLI::App& app) {
       ->delimiter(',')
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
+  app.add_option("--kv-type", flags->kv_type,
+                 "K/V cache rows: f16, or q8_0 (half the memory, head size a multiple of 32)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"f16", "q8_0"}));
   app.add_option("--batch-context", flags->batch_context,
                  "with --bench: context tokens each batched sequence starts from")
       ->capture_default_str()

@@ -51,6 +51,7 @@ struct ServeFlags {
   int max_connections = 4096;
   int32_t max_tokens_limit = 32768;
   int32_t max_n = 16;
+  std::string kv_type = "f16";
 };
 
 server::ApiOptions ApiOptionsFrom(const ServeFlags& f) {
@@ -83,6 +84,7 @@ absl::StatusOr<std::shared_ptr<server::ModelRegistry>> MakeRegistry(const ServeF
   if (f.max_memory_bytes < 0) return absl::InvalidArgumentError("--max-memory must be >= 0");
   engine::EngineConfig ec = f.engine;
   ec.num_threads = f.threads;
+  ec.kv_type = *engine::kv::KvTypeFromName(f.kv_type);  // validated by the flag
   // Every model's engine takes turns on the same cores.
   ec.compute_arbiter = std::make_shared<engine::ComputeArbiter>();
   server::RegistryOptions ro;
@@ -245,6 +247,12 @@ CommandFn RegisterServe(CLI::App& app) {
                      "KV cache size (0 = a quarter of max-running-seqs full contexts)")
           ->capture_default_str(),
       "KV_CACHE_BYTES");
+  env(app.add_option("--kv-type", f->kv_type,
+                     "K/V cache rows: f16, or q8_0 (half the memory a token; the model's head "
+                     "size must be a multiple of 32)")
+          ->capture_default_str()
+          ->check(CLI::IsMember({"f16", "q8_0"})),
+      "KV_TYPE");
   env(app.add_option("--block-size", f->engine.block_size, "tokens per KV block")
           ->capture_default_str(),
       "BLOCK_SIZE");

@@ -47,18 +47,6 @@ std::string SafeFileName(const std::string& name) {
   return out;
 }
 
-// KV-cache bytes Engine::Create() allocates for this model and config.
-int64_t KvBytes(const engine::model::ModelConfig& mc, const engine::EngineConfig& c) {
-  const int64_t context = c.max_context > 0 ? c.max_context : mc.n_ctx_train;
-  const engine::kv::KvCacheShape shape{mc.n_layers, mc.n_kv_heads, mc.head_dim, c.block_size, 1};
-  int64_t bytes = c.kv_cache_bytes;
-  if (bytes <= 0) {
-    const int64_t blocks = (context + c.block_size - 1) / c.block_size;
-    bytes = blocks * std::max<int64_t>(1, c.max_running_seqs / 4) * shape.bytes_per_block();
-  }
-  return bytes / shape.bytes_per_block() * shape.bytes_per_block();
-}
-
 absl::StatusOr<int64_t> EstimateBytes(const std::string& path, const engine::EngineConfig& c) {
   absl::StatusOr<std::unique_ptr<engine::model::GgufFile>> file =
       engine::model::GgufFile::Open(path);
@@ -68,7 +56,7 @@ absl::StatusOr<int64_t> EstimateBytes(const std::string& path, const engine::Eng
   std::error_code ec;
   const int64_t file_bytes = static_cast<int64_t>(fs::file_size(path, ec));
   if (ec) return absl::NotFoundError(absl::StrCat("cannot stat '", path, "'"));
-  return file_bytes + KvBytes(*mc, c);
+  return file_bytes + engine::KvCacheBytes(*mc, c);
 }
 
 absl::Status AddDirectory(const std::string& dir, std::optional<std::chrono::milliseconds> keep,
@@ -177,8 +165,12 @@ server::ModelLoader MakeModelLoader(LoaderOptions options) {
     if (!eng.ok()) return eng.status();
     loaded->engine = *std::move(eng);
     std::error_code ec;
-    loaded->bytes = static_cast<int64_t>(fs::file_size(spec.path, ec)) +
-                    KvBytes(loaded->model->config(), loaded->engine->config());
+    const int64_t kv_bytes =
+        engine::KvCacheBytes(loaded->model->config(), loaded->engine->config());
+    loaded->bytes = static_cast<int64_t>(fs::file_size(spec.path, ec)) + kv_bytes;
+    SURGE_LOG_INFO("model '{}': KV cache {:.1f} MB ({} rows)", spec.name,
+                   static_cast<double>(kv_bytes) / 1e6,
+                   engine::kv::KvTypeName(loaded->engine->config().kv_type));
     loaded->engine->Start();
     if (!o->preload.empty()) {
       absl::StatusOr<server::PreloadResult> pre =
