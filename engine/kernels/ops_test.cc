@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 #include <limits>
 #include <numeric>
 #include <random>
@@ -235,11 +236,13 @@ struct TestCache {
   PagedKv kv;
 };
 
-TEST(OpsTest, AttendPagedMatchesReference) {
+// Every SIMD path against the reference over a shuffled cache of `type` rows.
+void ExpectAttendMatchesReference(DType type, std::initializer_list<int> head_dims) {
   for (Isa isa : testing::SupportedSimdIsas()) {
-    for (int head_dim : {8, 24, 40, 48, 64, 96, 120, 128, 136, 256}) {
+    for (int head_dim : head_dims) {
       for (int64_t n_ctx : {1, 5, 16, 37, 300}) {
-        const TestCache cache(head_dim, 3, 16, n_ctx, static_cast<uint32_t>(head_dim + n_ctx));
+        const TestCache cache(head_dim, 3, 16, n_ctx, static_cast<uint32_t>(head_dim + n_ctx),
+                              type);
         const std::vector<float> q = RandomFloats(head_dim, 9, 2.0f);
         const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
         auto [want, got] = Both(isa, [&] {
@@ -247,10 +250,14 @@ TEST(OpsTest, AttendPagedMatchesReference) {
           AttendPaged(q.data(), cache.kv, 2, n_ctx, scale, scores.data(), out.data());
           return out;
         });
-        ExpectClose(want, got, 1e-4f, 1e-5f, "attend");
+        ExpectClose(want, got, 1e-4f, 1e-5f, type == DType::kF16 ? "attend f16" : "attend q8_0");
       }
     }
   }
+}
+
+TEST(OpsTest, AttendPagedMatchesReference) {
+  ExpectAttendMatchesReference(DType::kF16, {8, 24, 40, 48, 64, 96, 120, 128, 136, 256});
 }
 
 TEST(OpsTest, AttendPagedIsAWeightedMeanOfValues) {
@@ -273,22 +280,7 @@ TEST(OpsTest, AttendPagedIsAWeightedMeanOfValues) {
 }
 
 TEST(OpsTest, AttendPagedOverQ8RowsMatchesReference) {
-  for (Isa isa : testing::SupportedSimdIsas()) {
-    for (int head_dim : {32, 64, 96, 128, 160, 256}) {
-      for (int64_t n_ctx : {1, 5, 16, 37, 300}) {
-        const TestCache cache(head_dim, 3, 16, n_ctx, static_cast<uint32_t>(head_dim + n_ctx),
-                              DType::kQ8_0);
-        const std::vector<float> q = RandomFloats(head_dim, 9, 2.0f);
-        const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-        auto [want, got] = Both(isa, [&] {
-          std::vector<float> scores(static_cast<size_t>(n_ctx)), out(static_cast<size_t>(head_dim));
-          AttendPaged(q.data(), cache.kv, 2, n_ctx, scale, scores.data(), out.data());
-          return out;
-        });
-        ExpectClose(want, got, 1e-4f, 1e-5f, "attend q8_0");
-      }
-    }
-  }
+  ExpectAttendMatchesReference(DType::kQ8_0, {32, 64, 96, 128, 160, 256});
 }
 
 TEST(OpsTest, AttendPagedOverQ8RowsStaysCloseToFp16) {

@@ -3,10 +3,10 @@
 // token slots for every KV head, each slot one row of head_dim values in the
 // cache's type: fp16, or 8-bit Q8_0 blocks (GGUF's layout: an fp16 scale and
 // 32 int8 values; about half the memory, for head_dim % 32 == 0). It is
-// allocated once, at start; memory never grows with traffic. Which blocks belong to which sequence is
-// decided elsewhere (BlockPool); a sequence's block table maps its positions
-// to blocks: position p lives in block table[p / block_size], slot
-// p % block_size.
+// allocated once, at start; memory never grows with traffic. Which blocks
+// belong to which sequence is decided elsewhere (BlockPool); a sequence's
+// block table maps its positions to blocks: position p lives in block
+// table[p / block_size], slot p % block_size.
 //
 // Layout of one layer (matches kernels::PagedKv): rows of row_bytes() at
 //   [block][kv_head][slot]
