@@ -13,6 +13,7 @@ namespace surge::engine {
 int64_t KvCacheBytes(const model::ModelConfig& mc, const EngineConfig& c) {
   const int64_t context = c.max_context > 0 ? c.max_context : mc.n_ctx_train;
   const kv::KvCacheShape shape{mc.n_layers, mc.n_kv_heads, mc.head_dim, c.block_size, 1, c.kv_type};
+  if (shape.bytes_per_block() <= 0) return 0;  // a head size the type cannot hold
   int64_t bytes = c.kv_cache_bytes;
   if (bytes <= 0) {
     const int64_t blocks = (context + c.block_size - 1) / c.block_size;
@@ -32,10 +33,8 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const model::Model& model
   std::unique_ptr<Engine> e(new Engine(model, c));
   const model::ModelConfig& mc = model.config();
   e->max_context_ = c.max_context > 0 ? c.max_context : mc.n_ctx_train;
-  if (c.kv_type == kv::KvType::kQ8_0 && mc.head_dim % 32 != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "engine: a q8_0 KV cache needs a head size that is a multiple of 32; this model's is ",
-        mc.head_dim));
+  if (absl::Status s = kv::CheckKvType(c.kv_type, mc.head_dim); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("engine: ", s.message()));
   }
   const kv::KvCacheShape shape{mc.n_layers, mc.n_kv_heads, mc.head_dim, c.block_size, 1, c.kv_type};
   const int64_t bytes = KvCacheBytes(mc, c);

@@ -1,5 +1,6 @@
 #include "engine/kv/kv_cache.h"
 
+#include "absl/strings/str_cat.h"
 #include "base/check.h"
 
 namespace surge::engine::kv {
@@ -10,6 +11,14 @@ std::optional<KvType> KvTypeFromName(std::string_view name) {
   if (name == "f16") return KvType::kF16;
   if (name == "q8_0") return KvType::kQ8_0;
   return std::nullopt;
+}
+
+absl::Status CheckKvType(KvType type, int32_t head_dim) {
+  if (type == KvType::kQ8_0 && (head_dim <= 0 || head_dim % 32 != 0)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a q8_0 KV cache needs a head size that is a multiple of 32; this model's is ", head_dim));
+  }
+  return absl::OkStatus();
 }
 
 KvCache::KvCache(const KvCacheShape& shape) : shape_(shape) {

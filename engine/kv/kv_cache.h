@@ -22,12 +22,17 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/status/status.h"
+
 namespace surge::engine::kv {
 
 // How K and V rows are stored.
 enum class KvType : uint8_t { kF16, kQ8_0 };
 std::string_view KvTypeName(KvType type);  // "f16", "q8_0"
 std::optional<KvType> KvTypeFromName(std::string_view name);
+// OK when rows of `type` can hold heads of head_dim values (Q8_0 rows: a
+// multiple of 32); else InvalidArgument naming the model's head size.
+[[nodiscard]] absl::Status CheckKvType(KvType type, int32_t head_dim);
 
 struct KvCacheShape {
   int32_t n_layers = 0;

@@ -115,11 +115,7 @@ absl::StatusOr<EngineBenchResult> RunEngineBench(const model::Model& model,
   const int32_t num_blocks =
       std::max({BlocksFor(r.pp_tokens), BlocksFor(r.tg_tokens), max_batch * BlocksFor(batch_ctx)});
 
-  if (options.kv_type == kv::KvType::kQ8_0 && c.head_dim % 32 != 0) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "a q8_0 KV cache needs a head size that is a multiple of 32; this model's is %d",
-        c.head_dim));
-  }
+  SURGE_RETURN_IF_ERROR(kv::CheckKvType(options.kv_type, c.head_dim));
   kv::KvCache cache(
       {c.n_layers, c.n_kv_heads, c.head_dim, kBlockSize, num_blocks, options.kv_type});
   r.kv_cache_bytes = cache.bytes();

@@ -158,12 +158,8 @@ int Generate(const Model& model, const RunFlags& flags) {
   const int32_t block_size = 16;
   const int32_t num_blocks = (c.n_ctx_train + block_size - 1) / block_size;
   const engine::kv::KvType kv_type = *engine::kv::KvTypeFromName(flags.kv_type);
-  if (kv_type == engine::kv::KvType::kQ8_0 && c.head_dim % 32 != 0) {
-    std::fprintf(stderr,
-                 "surge run: a q8_0 KV cache needs a head size that is a multiple of 32; this "
-                 "model's is %d\n",
-                 c.head_dim);
-    return 1;
+  if (absl::Status s = engine::kv::CheckKvType(kv_type, c.head_dim); !s.ok()) {
+    return Fail("run", s);
   }
   engine::kv::KvCache cache(
       {c.n_layers, c.n_kv_heads, c.head_dim, block_size, num_blocks, kv_type});

@@ -56,6 +56,7 @@ absl::StatusOr<int64_t> EstimateBytes(const std::string& path, const engine::Eng
   std::error_code ec;
   const int64_t file_bytes = static_cast<int64_t>(fs::file_size(path, ec));
   if (ec) return absl::NotFoundError(absl::StrCat("cannot stat '", path, "'"));
+  SURGE_RETURN_IF_ERROR(engine::kv::CheckKvType(c.kv_type, mc->head_dim));
   return file_bytes + engine::KvCacheBytes(*mc, c);
 }
 
