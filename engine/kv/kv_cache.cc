@@ -24,7 +24,7 @@ absl::Status CheckKvType(KvType type, int32_t head_dim) {
 KvCache::KvCache(const KvCacheShape& shape) : shape_(shape) {
   SURGE_CHECK(shape.n_layers > 0 && shape.n_kv_heads > 0 && shape.head_dim > 0);
   SURGE_CHECK(shape.block_size > 0 && shape.num_blocks > 0);
-  SURGE_CHECK(shape.type == KvType::kF16 || shape.head_dim % 32 == 0);
+  SURGE_CHECK(CheckKvType(shape.type, shape.head_dim).ok());
   layer_bytes_ = static_cast<int64_t>(shape.num_blocks) * shape.n_kv_heads * shape.block_size *
                  shape.row_bytes();
   // Value-initialised: a fresh cache holds zeros, never stale memory.
