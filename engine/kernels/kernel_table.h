@@ -26,15 +26,16 @@ struct WeightSpan {
 };
 
 struct TileArgs {
-  const uint8_t* w;    // first row of the tile, or its packed panel
-  int64_t w_stride;    // bytes between rows (unpacked)
-  int n_rows;          // 1..tile_rows
-  const uint8_t* x;    // first token: f32 row or prepared activations
-  int64_t x_stride;    // bytes between tokens
-  int n_tokens;        // 1..tile_tokens
-  int64_t cols;        // K
-  float* out;          // &out[t0 * out_stride + r0]
-  int64_t out_stride;  // floats between tokens
+  const uint8_t* w;        // first row of the tile, or its packed panel
+  int64_t w_stride;        // bytes between rows (unpacked)
+  int n_rows;              // 1..tile_rows
+  const uint8_t* x;        // first token: f32 row or prepared activations
+  int64_t x_stride;        // bytes between tokens (prepared: between their first chunks)
+  int64_t x_chunk_stride;  // prepared: bytes between one token's chunks
+  int n_tokens;            // 1..tile_tokens
+  int64_t cols;            // K
+  float* out;              // &out[t0 * out_stride + r0]
+  int64_t out_stride;      // floats between tokens
   // Weight bytes this thread reads after this tile, to pull toward L2 while
   // the tile computes, spread over its steps; tiles may ignore it.
   WeightSpan ahead;
@@ -43,9 +44,17 @@ struct TileArgs {
 struct MatMulKernel {
   int tile_rows;
   int tile_tokens;
-  // Prepared activations; prep_bytes == nullptr means raw f32 rows.
+  // Prepared activations; prep_bytes == nullptr means raw f32 rows. A
+  // token's prepared form is one chunk of prep_bytes(prep_chunk_cols) bytes
+  // per prep_chunk_cols columns (0: a single chunk for the whole row), which
+  // prep writes `chunk_stride` bytes apart. The driver interleaves the tokens
+  // of a tile chunk by chunk: token t's chunk j sits at
+  // x + j * x_chunk_stride + t * x_stride, with x_stride the chunk size, so a
+  // tile reaches chunk j of all its tokens from one pointer at offsets fixed
+  // at compile time (no register per token, no indexed addressing).
   int64_t (*prep_bytes)(int64_t cols) = nullptr;
-  void (*prep)(const float* x, int64_t cols, uint8_t* out) = nullptr;
+  int prep_chunk_cols = 0;
+  void (*prep)(const float* x, int64_t cols, uint8_t* out, int64_t chunk_stride) = nullptr;
   // Packed weight panels of tile_rows rows; pack_bytes == nullptr: no packing.
   int64_t (*pack_bytes)(int64_t cols) = nullptr;
   void (*pack)(const uint8_t* w, int64_t w_stride, int n_rows, int64_t cols,

@@ -40,7 +40,6 @@ struct Plan {
   int tile_tokens;
   int64_t block_rows;  // rows per L2 block (a multiple of tile_rows)
   int64_t unit_rows;   // rows per work unit (a multiple of block_rows or == block_rows)
-  int64_t act_bytes;   // per token, 0 for raw f32 activations
   int64_t pack_bytes;  // per packed tile
 };
 
@@ -51,7 +50,6 @@ Plan MakePlan(const MatMulKernel& kernel, const Matrix& w, int64_t n_tokens, int
   p.tile_rows = kernel.tile_rows;
   p.tile_tokens = p.direct ? kernel.direct_max_tokens : kernel.tile_tokens;
   p.passes = (n_tokens + p.tile_tokens - 1) / p.tile_tokens;
-  p.act_bytes = kernel.prep_bytes ? RoundUp(kernel.prep_bytes(w.cols), 64) : 0;
   p.pack_bytes = p.pack ? RoundUp(kernel.pack_bytes(w.cols), 64) : 0;
   const int64_t row_bytes = RowBytes(w.type, w.cols);
   const int64_t balanced = RoundUp(
@@ -68,30 +66,60 @@ Plan MakePlan(const MatMulKernel& kernel, const Matrix& w, int64_t n_tokens, int
   return p;
 }
 
-// Activations in the form the kernel reads: prepared once per token into
-// `base` (quantized), or the caller's f32 rows.
+// Activations in the form the kernel reads: the caller's f32 rows, or
+// prepared once per token into groups of `group_tokens` tokens (one group per
+// token tile) interleaved chunk by chunk (see MatMulKernel::prep).
 struct Acts {
-  const uint8_t* data;
-  int64_t stride;  // bytes between tokens
+  const uint8_t* data = nullptr;
+  int64_t group_tokens = 1;
+  int64_t group_bytes = 0;   // between groups
+  int64_t token_bytes = 0;   // between a group's tokens (f32: between rows)
+  int64_t chunk_stride = 0;  // between one token's chunks
+  int64_t n_groups = 0;      // prepared only
+
+  int64_t offset(int64_t t) const {
+    return t / group_tokens * group_bytes + t % group_tokens * token_bytes;
+  }
+  const uint8_t* token(int64_t t) const { return data + offset(t); }
+  int64_t prepared_bytes() const { return n_groups * group_bytes; }
 };
 
-Acts PrepareActivations(const MatMulKernel& kernel, ThreadPool& pool, const float* x,
-                        int64_t x_stride, int64_t n_tokens, int64_t k, int64_t act_bytes,
-                        uint8_t* base) {
-  if (!kernel.prep) {
-    return {reinterpret_cast<const uint8_t*>(x), x_stride * static_cast<int64_t>(sizeof(float))};
+// Where `n_tokens` tokens of k columns go when prepared for tiles of
+// `tile_tokens` (data not yet set); raw f32 rows when the kernel prepares none.
+Acts ActLayout(const MatMulKernel& kernel, const float* x, int64_t x_stride, int64_t k,
+               int64_t n_tokens, int tile_tokens) {
+  Acts a;
+  if (kernel.prep == nullptr) {
+    a.data = reinterpret_cast<const uint8_t*>(x);
+    a.group_tokens = std::max<int64_t>(1, n_tokens);
+    a.token_bytes = x_stride * static_cast<int64_t>(sizeof(float));
+    return a;
   }
+  const int64_t chunk_cols = kernel.prep_chunk_cols > 0 ? kernel.prep_chunk_cols : k;
+  a.group_tokens = std::max<int64_t>(1, std::min<int64_t>(n_tokens, tile_tokens));
+  a.token_bytes = kernel.prep_bytes(chunk_cols);
+  a.chunk_stride = a.group_tokens * a.token_bytes;
+  a.group_bytes = RoundUp(k / chunk_cols * a.chunk_stride, 64);
+  a.n_groups = (n_tokens + a.group_tokens - 1) / a.group_tokens;
+  return a;
+}
+
+// Prepares every token into `acts` at `base`.
+void PrepareActivations(const MatMulKernel& kernel, ThreadPool& pool, const float* x,
+                        int64_t x_stride, int64_t n_tokens, int64_t k, Acts& acts, uint8_t* base) {
+  if (!kernel.prep) return;
+  acts.data = base;
+  auto prep = [&](int64_t t) {
+    kernel.prep(x + t * x_stride, k, base + acts.offset(t), acts.chunk_stride);
+  };
   if (n_tokens >= kPrepParallelTokens) {
     WorkQueue queue(n_tokens, pool.num_threads());
     pool.RunDynamic([&](int thread, int) {
-      for (int64_t t; (t = queue.Next(thread)) >= 0;) {
-        kernel.prep(x + t * x_stride, k, base + t * act_bytes);
-      }
+      for (int64_t t; (t = queue.Next(thread)) >= 0;) prep(t);
     });
   } else {
-    for (int64_t t = 0; t < n_tokens; ++t) kernel.prep(x + t * x_stride, k, base + t * act_bytes);
+    for (int64_t t = 0; t < n_tokens; ++t) prep(t);
   }
-  return {base, act_bytes};
 }
 
 // Slice i of n equal, cache-line aligned slices of s (empty past its end).
@@ -121,13 +149,14 @@ void RunBlock(const MatMulKernel& kernel, const Plan& p, const Matrix& w, const 
   }
   TileArgs args;
   args.w_stride = row_bytes;
-  args.x_stride = acts.stride;
+  args.x_stride = acts.token_bytes;
+  args.x_chunk_stride = acts.chunk_stride;
   args.cols = w.cols;
   args.out_stride = out_stride;
   const int64_t tiles = p.passes * ((re - rb + p.tile_rows - 1) / p.tile_rows);
   int64_t tile_index = 0;
   for (int64_t t0 = 0; t0 < n_tokens; t0 += p.tile_tokens) {
-    args.x = acts.data + t0 * acts.stride;
+    args.x = acts.token(t0);
     args.n_tokens = static_cast<int>(std::min<int64_t>(p.tile_tokens, n_tokens - t0));
     for (int64_t r = rb, i = 0; r < re; r += p.tile_rows, ++i) {
       args.w = p.pack ? pack_buf + i * p.pack_bytes : wd + r * row_bytes;
@@ -246,16 +275,16 @@ void RunJob(const MatMulKernel& kernel, ThreadPool& pool, const Job& job, const 
   // A pair's products of one unit, per thread: gate then up, unit_rows apart.
   const int64_t pair_rows = silu_mul ? job.plan(0).unit_rows : 0;
   const int64_t pair_region = RoundUp(2 * n_tokens * pair_rows * 4, 64);
-  const int64_t act_bytes = job.plan(0).act_bytes;
+  Acts acts = ActLayout(kernel, x, x_stride, k, n_tokens, job.plan(0).tile_tokens);
   const int64_t total =
-      act_bytes * n_tokens + (pack_region + pair_region) * pool.num_threads() + 64;
+      acts.prepared_bytes() + (pack_region + pair_region) * pool.num_threads() + 64;
   if (static_cast<int64_t>(scratch.bytes.size()) < total) {
     scratch.bytes.resize(static_cast<size_t>(total));
   }
   uint8_t* base = scratch.bytes.data();
   base += (64 - reinterpret_cast<uintptr_t>(base) % 64) % 64;
-  const Acts acts = PrepareActivations(kernel, pool, x, x_stride, n_tokens, k, act_bytes, base);
-  uint8_t* const per_thread = base + act_bytes * n_tokens;
+  PrepareActivations(kernel, pool, x, x_stride, n_tokens, k, acts, base);
+  uint8_t* const per_thread = base + acts.prepared_bytes();
 
   WorkQueue queue(job.num_units(), pool.num_threads());
   pool.RunDynamic([&](int thread, int) {

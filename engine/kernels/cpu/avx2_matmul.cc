@@ -141,8 +141,9 @@ constexpr int kQuantTokens = 4;
 // Prepared activations of one token: [q: nb * 32][d: nb floats][corr: nb int32].
 int64_t PrepBytes(int64_t cols) { return cols / kQK * (kQK + 8); }
 
+// One chunk per token (prep_chunk_cols 0), so chunk_stride is unused.
 template <int kOffset>
-void PrepQuant(const float* x, int64_t cols, uint8_t* out) {
+void PrepQuant(const float* x, int64_t cols, uint8_t* out, int64_t /*chunk_stride*/) {
   const int64_t nb = cols / kQK;
   float* d = reinterpret_cast<float*>(out + nb * kQK);
   int32_t* corr = reinterpret_cast<int32_t*>(out + nb * (kQK + 4));

@@ -11,6 +11,7 @@
 
 #include <cstring>
 
+#include "base/check.h"
 #include "engine/kernels/cpu/avx512_common.h"
 #include "engine/kernels/cpu/prefetch.h"
 #include "engine/kernels/kernel_table.h"
@@ -25,16 +26,21 @@ constexpr int kQuantTokens = 8;    // per packed tile
 constexpr int kDirectTokens = 16;  // per direct tile, and the most a call runs direct
 constexpr int64_t kPackedBlockBytes = 8 * 64 + 16 * 4;  // 8 byte-chunks + 16 scales
 
-// Prepared activations of one token, per block: [q: 32 int8][d: f32][corr: int32],
-// so one pointer per token reaches everything.
+// Prepared activations of one token, one chunk per block: [q: 32 int8]
+// [d: f32][corr: int32]. The driver interleaves a tile's tokens block by block
+// (kernel_table.h), so block b of token t is at x + b * x_chunk_stride +
+// t * kActBlockBytes: one pointer per block reaches every token at a constant
+// offset, which keeps the 128 broadcast operands of a block in [reg + disp]
+// form. (With a pointer per token, 16 tokens and 16 row pointers spill, and
+// indexed operands split in two uops on Intel cores: 20% slower there.)
 constexpr int64_t kActBlockBytes = kQK + 8;
 int64_t PrepBytes(int64_t cols) { return cols / kQK * kActBlockBytes; }
 
 template <int kOffset>
-void PrepQuant(const float* x, int64_t cols, uint8_t* out) {
+void PrepQuant(const float* x, int64_t cols, uint8_t* out, int64_t chunk_stride) {
   const int64_t nb = cols / kQK;
   for (int64_t b = 0; b < nb; ++b) {
-    uint8_t* o = out + b * kActBlockBytes;
+    uint8_t* o = out + b * chunk_stride;
     const __m512 lo = _mm512_loadu_ps(x + b * kQK);
     const __m512 hi = _mm512_loadu_ps(x + b * kQK + 16);
     const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(lo), _mm512_abs_ps(hi)));
@@ -190,27 +196,28 @@ void PackQuant(const uint8_t* w, int64_t stride, int n_rows, int64_t cols, uint8
   }
 }
 
-// Activations of T tokens for QuantBlock.
-template <int T>
+// A tile's prepared activations, interleaved block by block.
 struct TokenActs {
-  explicit TokenActs(const TileArgs& a) {
-    SURGE_UNROLL
-    for (int t = 0; t < T; ++t) q[t] = a.x + t * a.x_stride;
+  explicit TokenActs(const TileArgs& a) : x(a.x), block_stride(a.x_chunk_stride) {
+    SURGE_DCHECK(a.x_stride == kActBlockBytes);  // tokens at fixed offsets
   }
-  const int32_t* Quad(int t, int64_t b, int c) const {  // activation bytes 4c..4c+3 of block b
-    return reinterpret_cast<const int32_t*>(q[t] + b * kActBlockBytes + 4 * c);
+  const uint8_t* Block(int64_t b) const { return x + b * block_stride; }
+  // Activation bytes 4c..4c+3 of token t in block `blk`.
+  static const int32_t* Quad(const uint8_t* blk, int t, int c) {
+    return reinterpret_cast<const int32_t*>(blk + t * kActBlockBytes + 4 * c);
   }
-  float Scale(int t, int64_t b) const {
+  static float Scale(const uint8_t* blk, int t) {
     float v;
-    std::memcpy(&v, q[t] + b * kActBlockBytes + kQK, 4);
+    std::memcpy(&v, blk + t * kActBlockBytes + kQK, 4);
     return v;
   }
-  int32_t Corr(int t, int64_t b) const {
+  static int32_t Corr(const uint8_t* blk, int t) {
     int32_t v;
-    std::memcpy(&v, q[t] + b * kActBlockBytes + kQK + 4, 4);
+    std::memcpy(&v, blk + t * kActBlockBytes + kQK + 4, 4);
     return v;
   }
-  const uint8_t* q[T];
+  const uint8_t* x;
+  int64_t block_stride;
 };
 
 // s + the per-lane dot product of w with *x broadcast to every lane, the
@@ -229,26 +236,26 @@ SURGE_INLINE __m512i DotBroadcast(__m512i s, __m512i w, const int32_t* x) {
 // acc[t] = fma(float(isum_b), dw * dx_t, acc[t]) for block b of 16 rows, for
 // tokens [t0, t0 + N).
 template <int T, int N>
-SURGE_INLINE void QuantBlockTokens(const __m512i* w, __m512 dw, const TokenActs<T>& x, int64_t b,
-                                   int t0, __m512* acc) {
+SURGE_INLINE void QuantBlockTokens(const __m512i* w, __m512 dw, const uint8_t* blk, int t0,
+                                   __m512* acc) {
   // With few tokens the 8 dependent vpdpbusd would be latency-bound: split
   // them in two chains (integer sums, so the split changes nothing).
   constexpr bool kSplit = N <= 2;
   __m512i s[N], s2[N];
   SURGE_UNROLL
   for (int t = 0; t < N; ++t) {
-    s[t] = _mm512_set1_epi32(x.Corr(t0 + t, b));
+    s[t] = _mm512_set1_epi32(TokenActs::Corr(blk, t0 + t));
     if constexpr (kSplit) s2[t] = _mm512_setzero_si512();
   }
   SURGE_UNROLL
   for (int c = 0; c < 8; c += 2) {
     SURGE_UNROLL
     for (int t = 0; t < N; ++t) {
-      s[t] = DotBroadcast(s[t], w[c], x.Quad(t0 + t, b, c));
+      s[t] = DotBroadcast(s[t], w[c], TokenActs::Quad(blk, t0 + t, c));
       if constexpr (kSplit) {
-        s2[t] = DotBroadcast(s2[t], w[c + 1], x.Quad(t0 + t, b, c + 1));
+        s2[t] = DotBroadcast(s2[t], w[c + 1], TokenActs::Quad(blk, t0 + t, c + 1));
       } else {
-        s[t] = DotBroadcast(s[t], w[c + 1], x.Quad(t0 + t, b, c + 1));
+        s[t] = DotBroadcast(s[t], w[c + 1], TokenActs::Quad(blk, t0 + t, c + 1));
       }
     }
   }
@@ -256,22 +263,22 @@ SURGE_INLINE void QuantBlockTokens(const __m512i* w, __m512 dw, const TokenActs<
   for (int t = 0; t < N; ++t) {
     const __m512i total = kSplit ? _mm512_add_epi32(s[t], s2[t]) : s[t];
     const __m512 isum = _mm512_cvtepi32_ps(total);
-    acc[t0 + t] =
-        _mm512_fmadd_ps(isum, _mm512_mul_ps(dw, _mm512_set1_ps(x.Scale(t0 + t, b))), acc[t0 + t]);
+    acc[t0 + t] = _mm512_fmadd_ps(
+        isum, _mm512_mul_ps(dw, _mm512_set1_ps(TokenActs::Scale(blk, t0 + t))), acc[t0 + t]);
   }
 }
 
 // Every token of the tile, at most 8 integer sums live at once (with the 8
 // weight vectors and T accumulators, more would not fit the 32 registers).
 template <int T>
-SURGE_INLINE void QuantBlock(const __m512i* w, __m512 dw, const TokenActs<T>& x, int64_t b,
+SURGE_INLINE void QuantBlock(const __m512i* w, __m512 dw, const TokenActs& x, int64_t b,
                              __m512* acc) {
   constexpr int kChunk = 8;
+  const uint8_t* blk = x.Block(b);
   SURGE_UNROLL
-  for (int t0 = 0; t0 + kChunk <= T; t0 += kChunk)
-    QuantBlockTokens<T, kChunk>(w, dw, x, b, t0, acc);
+  for (int t0 = 0; t0 + kChunk <= T; t0 += kChunk) QuantBlockTokens<T, kChunk>(w, dw, blk, t0, acc);
   if constexpr (T % kChunk != 0)
-    QuantBlockTokens<T, T % kChunk>(w, dw, x, b, T / kChunk * kChunk, acc);
+    QuantBlockTokens<T, T % kChunk>(w, dw, blk, T / kChunk * kChunk, acc);
 }
 
 template <int T>
@@ -285,7 +292,7 @@ void StoreRows(const TileArgs& a, const __m512* acc) {
 template <int T>
 void QuantTile(const TileArgs& a) {
   const int64_t nb = a.cols / kQK;
-  const TokenActs<T> x(a);
+  const TokenActs x(a);
   __m512 acc[T];
   SURGE_UNROLL
   for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
@@ -305,7 +312,7 @@ void QuantTile(const TileArgs& a) {
 template <DType kType, int T>
 void QuantTileDirect(const TileArgs& a) {
   const int64_t nb = a.cols / kQK;
-  const TokenActs<T> x(a);
+  const TokenActs x(a);
   const uint8_t* rows[kPanelRows];
   PanelRows(a.w, a.w_stride, a.n_rows, rows);
   __m512 acc[T];
@@ -351,6 +358,7 @@ constexpr MatMulKernel QuantKernel() {
   k.tile_rows = kPanelRows;
   k.tile_tokens = kQuantTokens;
   k.prep_bytes = &PrepBytes;
+  k.prep_chunk_cols = kQK;
   k.prep = &PrepQuant < kType == DType::kQ8_0 ? 128 : 8 > ;
   k.pack_bytes = &PackBytes;
   k.pack = &PackQuant<kType>;
