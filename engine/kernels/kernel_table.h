@@ -94,6 +94,10 @@ struct OpsTable {
   void (*to_half)(const float* x, int64_t n, uint16_t* out);
   void (*attend)(const float* q, const PagedKv& kv, int kv_head, int64_t n_ctx, float scale,
                  float* scores, float* out);
+  // AttendPagedGroup() for at most kMaxAttendGroup queries; nullptr: the
+  // queries go through `attend` one by one.
+  void (*attend_group)(std::span<const AttendQuery> queries, const PagedKv& kv, int kv_head,
+                       float scale, float* scratch) = nullptr;
 };
 
 const OpsTable& ReferenceOps();

@@ -2,6 +2,7 @@
 // rotary angles and rotation, which every path shares, directly).
 #include "engine/kernels/ops.h"
 
+#include <algorithm>
 #include <iterator>
 
 #include "base/check.h"
@@ -105,6 +106,20 @@ void ToHalf(const float* x, int64_t n, uint16_t* out) { internal::ActiveOps().to
 void AttendPaged(const float* q, const PagedKv& kv, int kv_head, int64_t n_ctx, float scale,
                  float* scores, float* out) {
   internal::ActiveOps().attend(q, kv, kv_head, n_ctx, scale, scores, out);
+}
+
+void AttendPagedGroup(std::span<const AttendQuery> queries, const PagedKv& kv, int kv_head,
+                      float scale, float* scratch) {
+  const internal::OpsTable& ops = internal::ActiveOps();
+  if (ops.attend_group == nullptr || queries.size() == 1) {  // nothing to share
+    for (const AttendQuery& a : queries)
+      ops.attend(a.q, kv, kv_head, a.n_ctx, scale, a.scores, a.out);
+    return;
+  }
+  for (size_t i = 0; i < queries.size(); i += kMaxAttendGroup) {
+    ops.attend_group(queries.subspan(i, std::min<size_t>(queries.size() - i, kMaxAttendGroup)), kv,
+                     kv_head, scale, scratch);
+  }
 }
 
 }  // namespace surge::engine::kernels

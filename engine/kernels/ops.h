@@ -125,4 +125,34 @@ struct PagedKv {
 void AttendPaged(const float* q, const PagedKv& kv, int kv_head, int64_t n_ctx, float scale,
                  float* scores, float* out);
 
+// One query of AttendPagedGroup(): its history length, its scores scratch (at
+// least n_ctx floats) and its output (head_dim floats).
+struct AttendQuery {
+  const float* q = nullptr;
+  int64_t n_ctx = 0;
+  float* scores = nullptr;
+  float* out = nullptr;
+};
+
+// AttendPaged() for several queries over one sequence's cache and one KV head
+// (the tokens of a prefill chunk, the heads of a GQA group), each with its
+// own history length. Each query's result is bit for bit what AttendPaged()
+// gives it alone; the group reads and widens each K/V row once for all of
+// them instead of once per query. `scratch` is caller scratch of at least
+// AttendGroupScratchFloats(kv) floats, one per thread; each output is
+// written once, at the end, so concurrent calls may write neighbouring
+// outputs.
+void AttendPagedGroup(std::span<const AttendQuery> queries, const PagedKv& kv, int kv_head,
+                      float scale, float* scratch);
+
+// Queries AttendPagedGroup() shares one pass over the cache among (it takes
+// more in several passes).
+inline constexpr int kMaxAttendGroup = 16;
+
+// One cache block's rows and kMaxAttendGroup accumulators, widened to f32,
+// plus room to align them to a cache line.
+inline int64_t AttendGroupScratchFloats(const PagedKv& kv) {
+  return (static_cast<int64_t>(kv.block_size) + kMaxAttendGroup) * kv.head_dim + 16;
+}
+
 }  // namespace surge::engine::kernels

@@ -283,6 +283,46 @@ TEST(OpsTest, AttendPagedOverQ8RowsMatchesReference) {
   ExpectAttendMatchesReference(DType::kQ8_0, {32, 64, 96, 128, 160, 256});
 }
 
+TEST(OpsTest, AttendPagedGroupIsBitwiseAttendPagedPerQuery) {
+  // Queries of different history lengths (empty, inside one block, block
+  // edges, several blocks; more than one group's worth) over one cache: each
+  // must get exactly what it gets alone, on every path.
+  const std::vector<int64_t> lengths = {37, 0, 1, 4,  5,  16, 17,  300, 299, 15,
+                                        64, 3, 2, 33, 48, 49, 250, 7,   8,   31};
+  for (DType type : {DType::kF16, DType::kQ8_0}) {
+    const std::vector<int> dims = type == DType::kF16 ? std::vector<int>{8, 24, 64, 120, 128, 136}
+                                                      : std::vector<int>{32, 64, 96, 128, 160};
+    for (Isa isa : testing::SupportedIsas()) {
+      ScopedIsa scope(isa);
+      for (int head_dim : dims) {
+        const TestCache cache(head_dim, 2, 16, 300, static_cast<uint32_t>(head_dim), type);
+        const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+        for (size_t n_queries : {size_t{2}, size_t{5}, lengths.size()}) {
+          std::vector<std::vector<float>> q, scores, out;
+          std::vector<AttendQuery> queries;
+          for (size_t i = 0; i < n_queries; ++i) {
+            q.push_back(RandomFloats(head_dim, static_cast<uint32_t>(100 + i), 2.0f));
+            scores.emplace_back(300);
+            out.emplace_back(static_cast<size_t>(head_dim), -1.0f);
+          }
+          for (size_t i = 0; i < n_queries; ++i)
+            queries.push_back({q[i].data(), lengths[i], scores[i].data(), out[i].data()});
+          std::vector<float> scratch(static_cast<size_t>(AttendGroupScratchFloats(cache.kv)));
+          AttendPagedGroup(queries, cache.kv, 1, scale, scratch.data());
+          for (size_t i = 0; i < n_queries; ++i) {
+            std::vector<float> alone_scores(300), alone(static_cast<size_t>(head_dim));
+            AttendPaged(q[i].data(), cache.kv, 1, lengths[i], scale, alone_scores.data(),
+                        alone.data());
+            EXPECT_EQ(0, std::memcmp(alone.data(), out[i].data(), alone.size() * sizeof(float)))
+                << IsaName(isa) << " " << Traits(type).name << " head_dim " << head_dim << " n_ctx "
+                << lengths[i] << " of " << n_queries;
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(OpsTest, AttendPagedOverQ8RowsStaysCloseToFp16) {
   // The same history held in fp16 and in Q8_0: 8-bit rows (a scale per 32
   // values) move the output by well under 1% of the values' spread.

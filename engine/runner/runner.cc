@@ -16,6 +16,10 @@ constexpr int64_t kParallelTokenThreshold = 8;
 // Attention tasks per pool thread a step aims for at least (for balance).
 constexpr int64_t kAttentionTasksPerThread = 4;
 
+// Tokens of one chunk attended together (they share its history, so one
+// pass over each K/V block serves them all).
+constexpr int64_t kGroupTokens = 16;
+
 void Resize(std::vector<float>& v, int64_t n) {
   if (static_cast<int64_t>(v.size()) < n) v.resize(n);
 }
@@ -32,7 +36,11 @@ Runner::Runner(const model::Model& model, kv::KvCache& cache, int num_threads)
   SURGE_CHECK(cache.shape().n_layers == config_.n_layers);
   SURGE_CHECK(cache.shape().n_kv_heads == config_.n_kv_heads);
   SURGE_CHECK(cache.shape().head_dim == config_.head_dim);
-  scores_.resize(pool_.num_threads());
+  attend_scratch_.resize(pool_.num_threads());
+  for (AttendScratch& a : attend_scratch_) {
+    a.rows.resize(static_cast<size_t>(kernels::AttendGroupScratchFloats(
+        {nullptr, nullptr, nullptr, cache.block_size(), config_.n_kv_heads, config_.head_dim})));
+  }
 }
 
 template <typename Fn>
@@ -152,36 +160,73 @@ void Runner::Attention(int il, const model::LayerWeights& w) {
     WriteKv(il, t);
   });
 
-  // A task is one token's attention over a run of its heads: all of them
-  // when there are tokens enough to keep every thread busy (a block's heads
-  // are contiguous in the cache, so one thread walks them in address order),
-  // fewer when a step has few tokens. Tasks differ in length (a prefill
-  // chunk's later tokens see more history), so members take them from a
-  // WorkQueue and steal when their share runs out. Each head's result is
-  // deterministic on its own, whoever computes it.
+  // A task is one query group's attention over a run of its heads. A group
+  // is up to kGroupTokens consecutive tokens of one chunk (a prefill chunk's
+  // tokens; a decode token is a group of one), and a call to
+  // AttendPagedGroup takes every query of the task that reads one KV head
+  // (the group's tokens times that head's query heads), so each K/V row is
+  // read once for all of them. A task covers all heads when there are
+  // groups enough to keep every thread busy (a block's heads are contiguous
+  // in the cache, so one thread walks them in address order), fewer when a
+  // step has few groups. Tasks differ in length (a prefill chunk's later
+  // tokens see more history), so members take them from a WorkQueue and
+  // steal when their share runs out. Each query's result is the same bits
+  // whatever group it is in and whoever computes it (AttendPagedGroup).
+  group_begin_.clear();
+  for (int64_t t = 0; t < n_tokens_; ++t) {
+    if (t == 0 || chunk_of_[t] != chunk_of_[t - 1] || t - group_begin_.back() == kGroupTokens) {
+      group_begin_.push_back(t);
+    }
+  }
+  const int64_t n_groups = static_cast<int64_t>(group_begin_.size());
+  group_begin_.push_back(n_tokens_);
   const int n_heads = config_.n_heads;
+  const int group = n_heads / config_.n_kv_heads;  // query heads per KV head
   const int64_t splits = std::clamp<int64_t>(
-      (kAttentionTasksPerThread * pool_.num_threads() + n_tokens_ - 1) / n_tokens_, 1, n_heads);
+      (kAttentionTasksPerThread * pool_.num_threads() + n_groups - 1) / n_groups, 1, n_heads);
   const int heads_per_task = static_cast<int>((n_heads + splits - 1) / splits);
-  const int64_t tasks_per_token = (n_heads + heads_per_task - 1) / heads_per_task;
-  const int64_t n_tasks = n_tokens_ * tasks_per_token;
-  const int group = n_heads / config_.n_kv_heads;
+  const int64_t tasks_per_group = (n_heads + heads_per_task - 1) / heads_per_task;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  kernels::WorkQueue queue(n_tasks, pool_.num_threads());
+  kernels::WorkQueue queue(n_groups * tasks_per_group, pool_.num_threads());
   pool_.RunDynamic([&](int thread, int) {
-    std::vector<float>& scores = scores_[thread];
+    AttendScratch& scratch = attend_scratch_[thread];
     for (int64_t task; (task = queue.Next(thread)) >= 0;) {
-      const int64_t t = task / tasks_per_token;
-      const int h0 = static_cast<int>(task % tasks_per_token) * heads_per_task;
-      const int64_t n_ctx = positions_[t] + 1;
-      if (static_cast<int64_t>(scores.size()) < n_ctx) scores.resize(n_ctx);
-      const SequenceChunk& c = *chunk_of_[t];
-      kernels::PagedKv kv{
+      const int64_t g = task / tasks_per_group;
+      const int64_t tb = group_begin_[g], te = group_begin_[g + 1];
+      const int h0 = static_cast<int>(task % tasks_per_group) * heads_per_task;
+      const int h1 = std::min(n_heads, h0 + heads_per_task);
+      const int64_t n_ctx_max = positions_[te - 1] + 1;  // a chunk's positions ascend
+      const int64_t max_queries =
+          std::min<int64_t>(kernels::kMaxAttendGroup, (te - tb) * std::min(group, h1 - h0));
+      if (static_cast<int64_t>(scratch.scores.size()) < max_queries * n_ctx_max) {
+        scratch.scores.resize(static_cast<size_t>(max_queries * n_ctx_max));
+      }
+      const SequenceChunk& c = *chunk_of_[tb];
+      const kernels::PagedKv kv{
           cache_.k(il), cache_.v(il), c.block_table.data(), cache_.block_size(), config_.n_kv_heads,
           hd,           kv_type_};
-      for (int h = h0; h < std::min(n_heads, h0 + heads_per_task); ++h) {
-        kernels::AttendPaged(&q_[t * qd + h * hd], kv, h / group, n_ctx, scale, scores.data(),
-                             &attn_[t * qd + h * hd]);
+      // The queries of one KV head at a time, at most kMaxAttendGroup a call
+      // (so the scores scratch stays that many rows).
+      for (int h = h0; h < h1;) {
+        const int kv_head = h / group;
+        const int h_end = std::min(h1, (kv_head + 1) * group);
+        scratch.queries.clear();
+        for (int64_t t = tb; t < te; ++t) {
+          for (int hq = h; hq < h_end; ++hq) {
+            float* scores =
+                scratch.scores.data() + static_cast<int64_t>(scratch.queries.size()) * n_ctx_max;
+            scratch.queries.push_back(
+                {&q_[t * qd + hq * hd], positions_[t] + 1, scores, &attn_[t * qd + hq * hd]});
+            if (static_cast<int64_t>(scratch.queries.size()) == max_queries) {
+              kernels::AttendPagedGroup(scratch.queries, kv, kv_head, scale, scratch.rows.data());
+              scratch.queries.clear();
+            }
+          }
+        }
+        if (!scratch.queries.empty()) {
+          kernels::AttendPagedGroup(scratch.queries, kv, kv_head, scale, scratch.rows.data());
+        }
+        h = h_end;
       }
     }
   });

@@ -78,7 +78,15 @@ class Runner {
   std::vector<float> ffn_;   // silu(gate) * up, the down projection's input
   std::vector<float> rope_;  // per token, its position's RopeAngles(), for every layer
   std::vector<float> logits_in_, logits_;
-  std::vector<std::vector<float>> scores_;  // attention scratch, one per thread
+  // Attention: the first token of each query group (runs of consecutive
+  // tokens of one chunk) and a last entry n_tokens_; per-thread scratch.
+  std::vector<int64_t> group_begin_;
+  struct alignas(64) AttendScratch {  // each thread's on its own cache lines
+    std::vector<float> scores;        // a score row per query of a call
+    std::vector<float> rows;          // AttendPagedGroup()'s
+    std::vector<kernels::AttendQuery> queries;
+  };
+  std::vector<AttendScratch> attend_scratch_;  // one per thread
 };
 
 }  // namespace surge::engine::runner

@@ -82,11 +82,17 @@ TEST_F(TenantsE2eTest, QuotasAnswer429WithRetryAfterAndTheQuotaNamed) {
   // max_concurrent = 1: a second request while the first one runs.
   std::jthread slow(
       [&] { EXPECT_EQ(Post(url, Completion(400).dump(), Auth("k-one")).status, 200); });
-  for (int i = 0; i < 500; ++i) {  // until the engine runs it
-    if (Get(server.url("/metrics")).body.find("vllm:num_requests_running 1") != std::string::npos)
-      break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  // Until the engine runs it. A loaded CI host can take seconds to get the
+  // request in (2.5 s was once not enough, and the test then raced its own
+  // second request), so wait long and say so if it never ran.
+  bool running = false;
+  for (const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+       !running && std::chrono::steady_clock::now() < deadline;) {
+    running =
+        Get(server.url("/metrics")).body.find("vllm:num_requests_running 1") != std::string::npos;
+    if (!running) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  ASSERT_TRUE(running) << "the 400-token request never showed as running";
   HttpResult second = Post(url, Completion(2).dump(), Auth("k-one"));
   EXPECT_EQ(second.status, 429);
   EXPECT_NE(second.body.find("max_concurrent"), std::string::npos) << second.body;

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <utility>
 
+#include "base/check.h"
 #include "engine/kernels/cpu/avx512_common.h"
 #include "engine/kernels/cpu/rope.h"
 #include "engine/kernels/kernel_table.h"
@@ -168,6 +169,15 @@ __m512 DotLanes(const float* q, const uint8_t* k, int w8) {
   return acc;
 }
 
+float MaxScore(const float* scores, int64_t n_ctx) {
+  __m512 vmax = _mm512_set1_ps(-INFINITY);
+  int64_t p = 0;
+  for (; p + 16 <= n_ctx; p += 16) vmax = _mm512_max_ps(vmax, _mm512_loadu_ps(scores + p));
+  float max_score = _mm512_reduce_max_ps(vmax);
+  for (; p < n_ctx; ++p) max_score = std::max(max_score, scores[p]);
+  return max_score;
+}
+
 // scores[p] = scale * q . K[p]; returns the maximum. Four positions at a time
 // share one horizontal reduction (Hsum4 adds exactly as Hsum does).
 template <typename Rows, int kW8>
@@ -196,12 +206,7 @@ float Scores(const float* q, const PagedKv& kv, int kv_head, int64_t n_ctx, floa
     }
     for (; s < n; ++s) scores[p0 + s] = Hsum(DotLanes<Rows, kW8>(q, k + s * rb, w8)) * scale;
   }
-  __m512 vmax = _mm512_set1_ps(-INFINITY);
-  int64_t p = 0;
-  for (; p + 16 <= n_ctx; p += 16) vmax = _mm512_max_ps(vmax, _mm512_loadu_ps(scores + p));
-  float max_score = _mm512_reduce_max_ps(vmax);
-  for (; p < n_ctx; ++p) max_score = std::max(max_score, scores[p]);
-  return max_score;
+  return MaxScore(scores, n_ctx);
 }
 
 // scores[p] = exp(scores[p] - max); returns the sum (16 lanes, fixed order).
@@ -302,8 +307,164 @@ void AttendRows(const float* q, const PagedKv& kv, int kv_head, int64_t n_ctx, f
   }
 }
 
-void AttendPaged(const float* q, const PagedKv& kv, int kv_head, int64_t n_ctx, float scale,
-                 float* scores, float* out) {
+void AttendOne(const float* q, const PagedKv& kv, int kv_head, int64_t n_ctx, float scale,
+               float* scores, float* out);
+
+// ---- Several queries over one cache (AttendPagedGroup) ---------------------
+//
+// Each cache block's K (then V) rows are widened once into f32 scratch, and
+// every query runs the single-query arithmetic over the scratch: the same
+// DotLanes chains, Hsum4 and softmax for the scores, the same FMA per
+// position, in position order, for the values (the accumulators go back to
+// the query's output between blocks, which stores them exactly). Widening is
+// exact (fp16 -> f32, or d * q as Q8Rows computes it), so every result is
+// bit for bit AttendPaged()'s.
+
+struct FloatRows {  // rows already widened to f32
+  static __m512 Load16(const uint8_t* row, int i) {
+    return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + i);
+  }
+  static __m512 Load8(const uint8_t* row, int i) {
+    return _mm512_maskz_loadu_ps(0xff, reinterpret_cast<const float*>(row) + i);
+  }
+};
+
+// Rows [0, n) of one cache block as f32, head_dim floats apart.
+template <typename Rows, int kW8>
+void WidenRows(const uint8_t* rows, int n, int64_t row_bytes, float* out) {
+  constexpr int n16 = kW8 / 2;
+  for (int s = 0; s < n; ++s) {
+    const uint8_t* r = rows + s * row_bytes;
+    float* o = out + s * 8 * kW8;
+    SURGE_UNROLL
+    for (int j = 0; j < n16; ++j) _mm512_storeu_ps(o + 16 * j, Rows::Load16(r, 16 * j));
+    if constexpr (kW8 % 2 != 0) _mm512_mask_storeu_ps(o + 16 * n16, 0xff, Rows::Load8(r, 16 * n16));
+  }
+}
+
+// Scores[0, n) of one query against n widened rows, as Scores() computes them.
+template <int kW8>
+void WidenedScores(const float* q, const float* k, int n, float scale, float* scores) {
+  constexpr int64_t rb = 8 * kW8 * sizeof(float);
+  const uint8_t* kb = reinterpret_cast<const uint8_t*>(k);
+  const __m128 vscale = _mm_set1_ps(scale);
+  int s = 0;
+  for (; s + 4 <= n; s += 4) {
+    const __m512 a0 = DotLanes<FloatRows, kW8>(q, kb + (s + 0) * rb, kW8);
+    const __m512 a1 = DotLanes<FloatRows, kW8>(q, kb + (s + 1) * rb, kW8);
+    const __m512 a2 = DotLanes<FloatRows, kW8>(q, kb + (s + 2) * rb, kW8);
+    const __m512 a3 = DotLanes<FloatRows, kW8>(q, kb + (s + 3) * rb, kW8);
+    avx512::Hsum4(a0, a1, a2, a3, scores + s);
+    _mm_storeu_ps(scores + s, _mm_mul_ps(_mm_loadu_ps(scores + s), vscale));
+  }
+  for (; s < n; ++s) scores[s] = Hsum(DotLanes<FloatRows, kW8>(q, kb + s * rb, kW8)) * scale;
+}
+
+// acc (kept in `acc_mem`) += w[s] * V[s] over n widened rows, as
+// WeightedValues() accumulates them.
+template <int kW8>
+void WidenedValues(const float* v, int n, const float* w, float* acc_mem) {
+  constexpr int n16 = kW8 / 2;
+  constexpr bool tail8 = kW8 % 2 != 0;
+  __m512 acc[n16 + tail8];
+  SURGE_UNROLL
+  for (int j = 0; j < n16; ++j) acc[j] = _mm512_loadu_ps(acc_mem + 16 * j);
+  if constexpr (tail8) acc[n16] = _mm512_maskz_loadu_ps(0xff, acc_mem + 16 * n16);
+  for (int s = 0; s < n; ++s) {
+    const float* row = v + s * 8 * kW8;
+    const __m512 ws = _mm512_set1_ps(w[s]);
+    SURGE_UNROLL
+    for (int j = 0; j < n16; ++j)
+      acc[j] = _mm512_fmadd_ps(ws, _mm512_loadu_ps(row + 16 * j), acc[j]);
+    if constexpr (tail8)
+      acc[n16] = _mm512_fmadd_ps(ws, _mm512_maskz_loadu_ps(0xff, row + 16 * n16), acc[n16]);
+  }
+  SURGE_UNROLL
+  for (int j = 0; j < n16; ++j) _mm512_storeu_ps(acc_mem + 16 * j, acc[j]);
+  if constexpr (tail8) _mm512_mask_storeu_ps(acc_mem + 16 * n16, 0xff, acc[n16]);
+}
+
+template <typename Rows, int kW8>
+void AttendGroupRows(std::span<const AttendQuery> queries, const PagedKv& kv, int kv_head,
+                     float scale, float* scratch) {
+  constexpr int hd = 8 * kW8;
+  // Widened rows, then an accumulator per query, all cache-line aligned: a
+  // row never splits a line, and the outputs (which neighbouring calls on
+  // other threads may share lines with) are written once, at the end.
+  float* const rows = scratch + (16 - reinterpret_cast<uintptr_t>(scratch) / 4 % 16) % 16;
+  float* const accs = rows + static_cast<int64_t>(kv.block_size) * hd;
+  const int64_t rb = RowBytes(kv.type, kv.head_dim);
+  int64_t n_max = 0;
+  for (const AttendQuery& a : queries) n_max = std::max(n_max, a.n_ctx);
+  for (int64_t p0 = 0; p0 < n_max; p0 += kv.block_size) {
+    const int n = static_cast<int>(std::min<int64_t>(kv.block_size, n_max - p0));
+    PrefetchRows(BlockRows(kv.v, kv, kv_head, p0, rb), n, rb);
+    if (const int64_t p1 = p0 + kv.block_size; p1 < n_max) {
+      PrefetchRows(BlockRows(kv.k, kv, kv_head, p1, rb),
+                   static_cast<int>(std::min<int64_t>(kv.block_size, n_max - p1)), rb);
+    }
+    WidenRows<Rows, kW8>(BlockRows(kv.k, kv, kv_head, p0, rb), n, rb, rows);
+    for (const AttendQuery& a : queries) {
+      if (a.n_ctx <= p0) continue;
+      const int na = static_cast<int>(std::min<int64_t>(kv.block_size, a.n_ctx - p0));
+      WidenedScores<kW8>(a.q, rows, na, scale, a.scores + p0);
+    }
+  }
+  float inv[kMaxAttendGroup];
+  for (size_t i = 0; i < queries.size(); ++i) {
+    const AttendQuery& a = queries[i];
+    const float sum = Softmax(a.scores, a.n_ctx, MaxScore(a.scores, a.n_ctx));
+    inv[i] = a.n_ctx > 0 ? 1.0f / sum : 0.0f;
+  }
+  std::fill_n(accs, queries.size() * hd, 0.0f);
+  for (int64_t p0 = 0; p0 < n_max; p0 += kv.block_size) {
+    const int n = static_cast<int>(std::min<int64_t>(kv.block_size, n_max - p0));
+    WidenRows<Rows, kW8>(BlockRows(kv.v, kv, kv_head, p0, rb), n, rb, rows);
+    for (size_t i = 0; i < queries.size(); ++i) {
+      const AttendQuery& a = queries[i];
+      if (a.n_ctx <= p0) continue;
+      const int na = static_cast<int>(std::min<int64_t>(kv.block_size, a.n_ctx - p0));
+      WidenedValues<kW8>(rows, na, a.scores + p0, accs + i * hd);
+    }
+  }
+  for (size_t i = 0; i < queries.size(); ++i) {  // out = acc * inv, as WeightedValues ends
+    const float* acc = accs + i * hd;
+    float* out = queries[i].out;
+    const __m512 vi = _mm512_set1_ps(inv[i]);
+    int d = 0;
+    for (; d + 16 <= hd; d += 16)
+      _mm512_storeu_ps(out + d, _mm512_mul_ps(_mm512_loadu_ps(acc + d), vi));
+    if (d < hd) {
+      _mm512_mask_storeu_ps(out + d, 0xff, _mm512_mul_ps(_mm512_maskz_loadu_ps(0xff, acc + d), vi));
+    }
+  }
+}
+
+using GroupFn = void (*)(std::span<const AttendQuery>, const PagedKv&, int, float, float*);
+template <typename Rows, size_t... I>
+constexpr std::array<GroupFn, sizeof...(I)> GroupTable(std::index_sequence<I...>) {
+  return {&AttendGroupRows<Rows, static_cast<int>(I) + 1>...};
+}
+template <typename Rows>  // [w8 - 1]
+constexpr auto kGroupByW8 = GroupTable<Rows>(std::make_index_sequence<16>());
+
+void AttendGroup(std::span<const AttendQuery> queries, const PagedKv& kv, int kv_head, float scale,
+                 float* scratch) {
+  SURGE_DCHECK(queries.size() <= kMaxAttendGroup);
+  const bool f16 = kv.type == DType::kF16 && kv.head_dim % 8 == 0;
+  const bool q8 = kv.type == DType::kQ8_0 && kv.head_dim % kQK == 0;
+  if ((f16 || q8) && kv.head_dim <= 128) {
+    const int w8 = kv.head_dim / 8;
+    (f16 ? kGroupByW8<HalfRows> : kGroupByW8<Q8Rows>)[w8 - 1](queries, kv, kv_head, scale, scratch);
+    return;
+  }
+  for (const AttendQuery& a : queries) {  // wider heads: one query at a time
+    AttendOne(a.q, kv, kv_head, a.n_ctx, scale, a.scores, a.out);
+  }
+}
+
+void AttendOne(const float* q, const PagedKv& kv, int kv_head, int64_t n_ctx, float scale,
+               float* scores, float* out) {
   if (kv.type == DType::kF16 && kv.head_dim % 8 == 0) {
     AttendRows<HalfRows>(q, kv, kv_head, n_ctx, scale, scores, out);
   } else if (kv.type == DType::kQ8_0 && kv.head_dim % kQK == 0) {
@@ -325,7 +486,8 @@ const OpsTable& Avx512Ops() {
       .silu_mul = SiluMul,
       .add = Add,
       .to_half = ToHalf,
-      .attend = AttendPaged,
+      .attend = AttendOne,
+      .attend_group = AttendGroup,
   };
   return table;
 }
