@@ -134,6 +134,50 @@ BENCHMARK(BM_AttendPaged)
     ->Args({128, 4096, 1})
     ->Args({48, 1000, 0});
 
+// `queries` queries over one fp16 history of `ctx` positions, head 64, in
+// cache: one AttendPagedGroup call (group 1) or AttendPaged per query (0).
+void BM_AttendPagedGroup(benchmark::State& state) {
+  const int head_dim = 64, block_size = 16, n_kv_heads = 4;
+  const int64_t n_ctx = state.range(0);
+  const int n_queries = static_cast<int>(state.range(1));
+  const bool group = state.range(2) != 0;
+  const int64_t n_blocks = (n_ctx + block_size - 1) / block_size;
+  const int64_t rows = n_blocks * n_kv_heads * block_size;
+  const int64_t row_bytes = RowBytes(DType::kF16, head_dim);
+  const std::vector<float> kf = Random(rows * head_dim, 3), vf = Random(rows * head_dim, 4);
+  std::vector<uint8_t> k(static_cast<size_t>(rows * row_bytes)), v(k.size());
+  for (int64_t r = 0; r < rows; ++r) {
+    QuantizeRow(DType::kF16, &kf[r * head_dim], head_dim, &k[r * row_bytes]);
+    QuantizeRow(DType::kF16, &vf[r * head_dim], head_dim, &v[r * row_bytes]);
+  }
+  std::vector<int32_t> table(static_cast<size_t>(n_blocks));
+  for (int64_t i = 0; i < n_blocks; ++i)
+    table[static_cast<size_t>(i)] = static_cast<int32_t>(n_blocks - 1 - i);
+  const PagedKv kv{k.data(), v.data(), table.data(), block_size, n_kv_heads, head_dim, DType::kF16};
+  const std::vector<float> q = Random(n_queries * head_dim, 5);
+  std::vector<float> scores(static_cast<size_t>(n_queries * n_ctx));
+  std::vector<float> out(static_cast<size_t>(n_queries * head_dim));
+  std::vector<AttendQuery> queries;
+  for (int i = 0; i < n_queries; ++i) {  // consecutive tokens of a prefill chunk
+    queries.push_back(
+        {&q[i * head_dim], n_ctx - n_queries + 1 + i, &scores[i * n_ctx], &out[i * head_dim]});
+  }
+  std::vector<float> scratch(static_cast<size_t>(AttendGroupScratchFloats(kv)));
+  for (auto _ : state) {
+    if (group) {
+      AttendPagedGroup(queries, kv, 1, 0.125f, scratch.data());
+    } else {
+      for (const AttendQuery& a : queries)
+        AttendPaged(a.q, kv, 1, a.n_ctx, 0.125f, a.scores, a.out);
+    }
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetLabel(std::string(IsaName(ActiveIsa())));
+}
+BENCHMARK(BM_AttendPagedGroup)
+    ->ArgNames({"ctx", "queries", "group"})
+    ->ArgsProduct({{32, 512}, {2, 16}, {0, 1}});
+
 void BM_RmsNorm(benchmark::State& state) {
   const int64_t n = state.range(0);
   const std::vector<float> x = Random(n, 5), w = Random(n, 6);
