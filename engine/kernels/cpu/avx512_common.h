@@ -16,6 +16,9 @@
 // Fully unrolls the small loops over the rows / tokens of a register tile, so
 // their accumulators live in registers.
 #define SURGE_UNROLL _Pragma("GCC unroll 16")
+// Inlined whatever the cost estimate (keeps a helper's accumulators in the
+// caller's registers).
+#define SURGE_INLINE inline __attribute__((always_inline))
 
 namespace surge::engine::kernels::internal {
 struct MatMulKernel;

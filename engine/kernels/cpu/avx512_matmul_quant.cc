@@ -58,8 +58,6 @@ void PrepQuant(const float* x, int64_t cols, uint8_t* out, int64_t chunk_stride)
 
 int64_t PackBytes(int64_t cols) { return cols / kQK * kPackedBlockBytes; }
 
-#define SURGE_INLINE inline __attribute__((always_inline))
-
 // Loads 16 bytes at `off` of rows g, g+4, g+8, g+12 into the four 128-bit lanes.
 SURGE_INLINE __m512i LoadRowQuad(const uint8_t* const* rows, int g, int64_t off) {
   auto load = [&](int j) {

@@ -178,14 +178,32 @@ float MaxScore(const float* scores, int64_t n_ctx) {
   return max_score;
 }
 
-// scores[p] = scale * q . K[p]; returns the maximum. Four positions at a time
-// share one horizontal reduction (Hsum4 adds exactly as Hsum does).
+// scores[s] = scale * q . row s for n rows `rb` bytes apart. Four rows at a
+// time share one horizontal reduction (Hsum4 adds exactly as Hsum does).
+// The single-query and the group paths both score through this, so their
+// scores agree bit for bit.
+template <typename Rows, int kW8>
+SURGE_INLINE void RowScores(const float* q, const uint8_t* k, int64_t rb, int n, int w8,
+                            float scale, float* scores) {
+  const __m128 vscale = _mm_set1_ps(scale);
+  int s = 0;
+  for (; s + 4 <= n; s += 4) {
+    const __m512 a0 = DotLanes<Rows, kW8>(q, k + (s + 0) * rb, w8);
+    const __m512 a1 = DotLanes<Rows, kW8>(q, k + (s + 1) * rb, w8);
+    const __m512 a2 = DotLanes<Rows, kW8>(q, k + (s + 2) * rb, w8);
+    const __m512 a3 = DotLanes<Rows, kW8>(q, k + (s + 3) * rb, w8);
+    avx512::Hsum4(a0, a1, a2, a3, scores + s);
+    _mm_storeu_ps(scores + s, _mm_mul_ps(_mm_loadu_ps(scores + s), vscale));
+  }
+  for (; s < n; ++s) scores[s] = Hsum(DotLanes<Rows, kW8>(q, k + s * rb, w8)) * scale;
+}
+
+// scores[p] = scale * q . K[p]; returns the maximum.
 template <typename Rows, int kW8>
 float Scores(const float* q, const PagedKv& kv, int kv_head, int64_t n_ctx, float scale,
              float* scores) {
   const int w8 = kv.head_dim / 8;
   const int64_t rb = RowBytes(kv.type, kv.head_dim);
-  const __m128 vscale = _mm_set1_ps(scale);
   for (int64_t p0 = 0; p0 < n_ctx; p0 += kv.block_size) {
     const uint8_t* k = BlockRows(kv.k, kv, kv_head, p0, rb);
     const int n = static_cast<int>(std::min<int64_t>(kv.block_size, n_ctx - p0));
@@ -195,16 +213,7 @@ float Scores(const float* q, const PagedKv& kv, int kv_head, int64_t n_ctx, floa
       PrefetchRows(BlockRows(kv.k, kv, kv_head, p1, rb),
                    static_cast<int>(std::min<int64_t>(kv.block_size, n_ctx - p1)), rb);
     }
-    int s = 0;
-    for (; s + 4 <= n; s += 4) {
-      const __m512 a0 = DotLanes<Rows, kW8>(q, k + (s + 0) * rb, w8);
-      const __m512 a1 = DotLanes<Rows, kW8>(q, k + (s + 1) * rb, w8);
-      const __m512 a2 = DotLanes<Rows, kW8>(q, k + (s + 2) * rb, w8);
-      const __m512 a3 = DotLanes<Rows, kW8>(q, k + (s + 3) * rb, w8);
-      avx512::Hsum4(a0, a1, a2, a3, scores + p0 + s);
-      _mm_storeu_ps(scores + p0 + s, _mm_mul_ps(_mm_loadu_ps(scores + p0 + s), vscale));
-    }
-    for (; s < n; ++s) scores[p0 + s] = Hsum(DotLanes<Rows, kW8>(q, k + s * rb, w8)) * scale;
+    RowScores<Rows, kW8>(q, k, rb, n, w8, scale, scores + p0);
   }
   return MaxScore(scores, n_ctx);
 }
@@ -229,6 +238,23 @@ float Softmax(float* scores, int64_t n_ctx, float max_score) {
   return Hsum(sum);
 }
 
+// acc += w[s] * row s [d0, d0 + 8 * kW8) for n rows `rb` bytes apart, in row
+// order; shared by the single-query and group paths like RowScores.
+template <typename Rows, int kW8>
+SURGE_INLINE void AccumulateRows(const uint8_t* v, int64_t rb, int n, const float* w, int d0,
+                                 __m512* acc) {
+  constexpr int n16 = kW8 / 2;
+  for (int s = 0; s < n; ++s) {
+    const uint8_t* row = v + s * rb;
+    const __m512 ws = _mm512_set1_ps(w[s]);
+#pragma GCC unroll 8
+    for (int j = 0; j < n16; ++j)
+      acc[j] = _mm512_fmadd_ps(ws, Rows::Load16(row, d0 + 16 * j), acc[j]);
+    if constexpr (kW8 % 2 != 0)
+      acc[n16] = _mm512_fmadd_ps(ws, Rows::Load8(row, d0 + 16 * n16), acc[n16]);
+  }
+}
+
 // out[0..8 * kW8) = inv * sum_p scores[p] * V[p][d0 .. d0 + 8 * kW8), kW8 in 1..16.
 template <typename Rows, int kW8>
 void WeightedValues(const PagedKv& kv, int kv_head, int64_t n_ctx, const float* scores, int d0,
@@ -241,16 +267,8 @@ void WeightedValues(const PagedKv& kv, int kv_head, int64_t n_ctx, const float* 
 #pragma GCC unroll 8
   for (__m512& a : acc) a = _mm512_setzero_ps();
   for (int64_t p0 = 0; p0 < n_ctx; p0 += kv.block_size) {
-    const uint8_t* vb = BlockRows(kv.v, kv, kv_head, p0, rb);
     const int n = static_cast<int>(std::min<int64_t>(kv.block_size, n_ctx - p0));
-    for (int s = 0; s < n; ++s) {
-      const uint8_t* v = vb + s * rb;
-      const __m512 w = _mm512_set1_ps(scores[p0 + s]);
-#pragma GCC unroll 8
-      for (int j = 0; j < n16; ++j)
-        acc[j] = _mm512_fmadd_ps(w, Rows::Load16(v, d0 + 16 * j), acc[j]);
-      if constexpr (tail8) acc[n16] = _mm512_fmadd_ps(w, Rows::Load8(v, d0 + 16 * n16), acc[n16]);
-    }
+    AccumulateRows<Rows, kW8>(BlockRows(kv.v, kv, kv_head, p0, rb), rb, n, scores + p0, d0, acc);
   }
   const __m512 vi = _mm512_set1_ps(inv);
 #pragma GCC unroll 8
@@ -342,26 +360,7 @@ void WidenRows(const uint8_t* rows, int n, int64_t row_bytes, float* out) {
   }
 }
 
-// Scores[0, n) of one query against n widened rows, as Scores() computes them.
-template <int kW8>
-void WidenedScores(const float* q, const float* k, int n, float scale, float* scores) {
-  constexpr int64_t rb = 8 * kW8 * sizeof(float);
-  const uint8_t* kb = reinterpret_cast<const uint8_t*>(k);
-  const __m128 vscale = _mm_set1_ps(scale);
-  int s = 0;
-  for (; s + 4 <= n; s += 4) {
-    const __m512 a0 = DotLanes<FloatRows, kW8>(q, kb + (s + 0) * rb, kW8);
-    const __m512 a1 = DotLanes<FloatRows, kW8>(q, kb + (s + 1) * rb, kW8);
-    const __m512 a2 = DotLanes<FloatRows, kW8>(q, kb + (s + 2) * rb, kW8);
-    const __m512 a3 = DotLanes<FloatRows, kW8>(q, kb + (s + 3) * rb, kW8);
-    avx512::Hsum4(a0, a1, a2, a3, scores + s);
-    _mm_storeu_ps(scores + s, _mm_mul_ps(_mm_loadu_ps(scores + s), vscale));
-  }
-  for (; s < n; ++s) scores[s] = Hsum(DotLanes<FloatRows, kW8>(q, kb + s * rb, kW8)) * scale;
-}
-
-// acc (kept in `acc_mem`) += w[s] * V[s] over n widened rows, as
-// WeightedValues() accumulates them.
+// acc (kept in `acc_mem`) += w[s] * V[s] over n widened rows.
 template <int kW8>
 void WidenedValues(const float* v, int n, const float* w, float* acc_mem) {
   constexpr int n16 = kW8 / 2;
@@ -370,15 +369,8 @@ void WidenedValues(const float* v, int n, const float* w, float* acc_mem) {
   SURGE_UNROLL
   for (int j = 0; j < n16; ++j) acc[j] = _mm512_loadu_ps(acc_mem + 16 * j);
   if constexpr (tail8) acc[n16] = _mm512_maskz_loadu_ps(0xff, acc_mem + 16 * n16);
-  for (int s = 0; s < n; ++s) {
-    const float* row = v + s * 8 * kW8;
-    const __m512 ws = _mm512_set1_ps(w[s]);
-    SURGE_UNROLL
-    for (int j = 0; j < n16; ++j)
-      acc[j] = _mm512_fmadd_ps(ws, _mm512_loadu_ps(row + 16 * j), acc[j]);
-    if constexpr (tail8)
-      acc[n16] = _mm512_fmadd_ps(ws, _mm512_maskz_loadu_ps(0xff, row + 16 * n16), acc[n16]);
-  }
+  AccumulateRows<FloatRows, kW8>(reinterpret_cast<const uint8_t*>(v), 8 * kW8 * sizeof(float), n, w,
+                                 0, acc);
   SURGE_UNROLL
   for (int j = 0; j < n16; ++j) _mm512_storeu_ps(acc_mem + 16 * j, acc[j]);
   if constexpr (tail8) _mm512_mask_storeu_ps(acc_mem + 16 * n16, 0xff, acc[n16]);
@@ -407,7 +399,8 @@ void AttendGroupRows(std::span<const AttendQuery> queries, const PagedKv& kv, in
     for (const AttendQuery& a : queries) {
       if (a.n_ctx <= p0) continue;
       const int na = static_cast<int>(std::min<int64_t>(kv.block_size, a.n_ctx - p0));
-      WidenedScores<kW8>(a.q, rows, na, scale, a.scores + p0);
+      RowScores<FloatRows, kW8>(a.q, reinterpret_cast<const uint8_t*>(rows), hd * sizeof(float), na,
+                                kW8, scale, a.scores + p0);
     }
   }
   float inv[kMaxAttendGroup];
