@@ -331,12 +331,11 @@ void AttendOne(const float* q, const PagedKv& kv, int kv_head, int64_t n_ctx, fl
 // ---- Several queries over one cache (AttendPagedGroup) ---------------------
 //
 // Each cache block's K (then V) rows are widened once into f32 scratch, and
-// every query runs the single-query arithmetic over the scratch: the same
-// DotLanes chains, Hsum4 and softmax for the scores, the same FMA per
-// position, in position order, for the values (the accumulators go back to
-// the query's output between blocks, which stores them exactly). Widening is
-// exact (fp16 -> f32, or d * q as Q8Rows computes it), so every result is
-// bit for bit AttendPaged()'s.
+// every query runs the single-query arithmetic over the scratch (RowScores,
+// Softmax, AccumulateRows: the same operations in the same order; the
+// accumulators wait in the scratch between blocks, stored exactly).
+// Widening is exact (fp16 -> f32, or d * q as Q8Rows computes it), so every
+// result is bit for bit AttendPaged()'s.
 
 struct FloatRows {  // rows already widened to f32
   static __m512 Load16(const uint8_t* row, int i) {
