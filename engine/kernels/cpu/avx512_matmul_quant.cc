@@ -233,7 +233,7 @@ SURGE_INLINE __m512i DotBroadcast(__m512i s, __m512i w, const int32_t* x) {
 
 // acc[t] = fma(float(isum_b), dw * dx_t, acc[t]) for block b of 16 rows, for
 // tokens [t0, t0 + N).
-template <int T, int N>
+template <int N>
 SURGE_INLINE void QuantBlockTokens(const __m512i* w, __m512 dw, const uint8_t* blk, int t0,
                                    __m512* acc) {
   // With few tokens the 8 dependent vpdpbusd would be latency-bound: split
@@ -274,9 +274,8 @@ SURGE_INLINE void QuantBlock(const __m512i* w, __m512 dw, const TokenActs& x, in
   constexpr int kChunk = 8;
   const uint8_t* blk = x.Block(b);
   SURGE_UNROLL
-  for (int t0 = 0; t0 + kChunk <= T; t0 += kChunk) QuantBlockTokens<T, kChunk>(w, dw, blk, t0, acc);
-  if constexpr (T % kChunk != 0)
-    QuantBlockTokens<T, T % kChunk>(w, dw, blk, T / kChunk * kChunk, acc);
+  for (int t0 = 0; t0 + kChunk <= T; t0 += kChunk) QuantBlockTokens<kChunk>(w, dw, blk, t0, acc);
+  if constexpr (T % kChunk != 0) QuantBlockTokens<T % kChunk>(w, dw, blk, T / kChunk * kChunk, acc);
 }
 
 template <int T>
