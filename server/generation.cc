@@ -47,6 +47,7 @@ bool Admit(ApiServer& server, const std::shared_ptr<http::Exchange>& ex, const R
     if (in.cache_key) {
       if (std::shared_ptr<const CachedResponse> hit =
               server.response_cache().Lookup(*in.cache_key)) {
+        in.ticket.reset();  // a replay runs nothing; free the slot before it answers
         ReplayCached(server, ex, in, *hit);
         return false;
       }

@@ -149,13 +149,15 @@ class GenerationCall : public std::enable_shared_from_this<GenerationCall> {
       }
     }
     in_.ticket->ChargeTokens(s.completion_tokens);
+    // The tenant's slot frees before the last bytes go out: a client that
+    // sends its next request as soon as this one ends must not find it taken.
+    in_.ticket.reset();
     AccessRecord a;
     a.reason = writer_.finish_reason();
     server_.metrics().RecordRequest(s, a.reason, in_.tenant->metric_label());
     a.status = writer_.Finish({s.prompt_tokens, s.completion_tokens, s.cached_prompt_tokens});
     AccessLog(writer_.meta(), in_, s, a, start_);
     lease_.reset();  // the model may unload now (keep_alive)
-    in_.ticket.reset();
   }
 
   ApiServer& server_;
@@ -219,6 +221,7 @@ void StartGeneration(ApiServer& server, std::shared_ptr<http::Exchange> ex, Gene
       server.metrics().RecordRejection("queue_full");
     if (st.code() == absl::StatusCode::kUnavailable)
       server.metrics().RecordRejection("unavailable");
+    in.ticket.reset();  // free before the client hears back
     return server.RespondError(*ex, st);
   }
   in.ticket->ChargeTokens(static_cast<int64_t>(in.prompt.size()));

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -243,12 +244,24 @@ TEST_F(RouteE2eTest, ModelsHealthAndDrain) {
   HttpResult wrong = Post(router_->url("/v1/chat/completions"),
                           json{{"model", "nope"}, {"messages", json::array()}}.dump());
   EXPECT_EQ(wrong.status, 404);
-  // SIGTERM while a request runs: it finishes, then the router exits 0.
+  // SIGTERM while a request streams: it finishes, then the router exits 0.
+  // The stream's first bytes say the request is in flight (a fixed sleep
+  // raced a loaded host: the signal could land before the request did).
+  std::promise<void> streaming;
   std::jthread inflight([&] {
-    HttpResult r = Post(router_->url("/v1/chat/completions"), ChatBody("drain me", 64));
+    bool told = false;
+    HttpResult r = PostNotifying(router_->url("/v1/chat/completions"),
+                                 ChatBody("drain me", 64, true), {}, [&] {
+                                   told = true;
+                                   streaming.set_value();
+                                 });
     EXPECT_EQ(r.status, 200) << r.body;
+    const std::vector<std::string> events = SseData(r.body);
+    ASSERT_FALSE(events.empty()) << r.body;
+    EXPECT_EQ(events.back(), "[DONE]") << r.body;
+    if (!told) streaming.set_value();
   });
-  std::this_thread::sleep_for(milliseconds(100));
+  ASSERT_EQ(streaming.get_future().wait_for(std::chrono::seconds(120)), std::future_status::ready);
   EXPECT_EQ(router_->SignalAndWait(SIGTERM), 0) << router_->Log();
 }
 

@@ -274,7 +274,17 @@ TEST(ServeE2eDrainTest, SigtermFinishesInFlightWorkAndExitsZero) {
     json req = {{"model", kModel}, {"prompt", "x"}, {"max_tokens", 60}, {"ignore_eos", true}};
     result = Post(server.url("/v1/completions"), req.dump());
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // Until the request holds the model (a fixed sleep raced a loaded host:
+  // the signal could land before the request did).
+  bool holding = false;
+  for (const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+       !holding && std::chrono::steady_clock::now() < deadline;) {
+    holding = Get(server.url("/metrics"))
+                  .body.find(std::string("surge:model_requests_in_flight{model=\"") + kModel +
+                             "\"} 1") != std::string::npos;
+    if (!holding) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_TRUE(holding) << "the request never reached the model";
   EXPECT_EQ(server.SignalAndWait(SIGTERM), 0) << server.Log();
   client.join();
   EXPECT_EQ(result.status, 200) << result.body;

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -25,8 +26,17 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
+// Where a response body goes: appended, with a call the first time bytes come.
+struct BodySink {
+  std::string* body;
+  const std::function<void()>* on_first_bytes;
+};
+
 size_t Append(char* data, size_t size, size_t n, void* out) {
-  static_cast<std::string*>(out)->append(data, size * n);
+  BodySink& sink = *static_cast<BodySink*>(out);
+  const bool first = sink.body->empty();
+  sink.body->append(data, size * n);
+  if (first && sink.on_first_bytes != nullptr && *sink.on_first_bytes) (*sink.on_first_bytes)();
   return size * n;
 }
 
@@ -38,8 +48,10 @@ size_t AppendHeader(char* data, size_t size, size_t n, void* out) {
 }
 
 HttpResult Perform(const std::string& url, const std::string* body,
-                   const std::vector<std::string>& headers, long timeout_s) {
+                   const std::vector<std::string>& headers, long timeout_s,
+                   const std::function<void()>* on_first_bytes = nullptr) {
   HttpResult r;
+  BodySink sink{&r.body, on_first_bytes};
   CURL* curl = curl_easy_init();
   curl_slist* list = nullptr;
   for (const std::string& h : headers) list = curl_slist_append(list, h.c_str());
@@ -47,7 +59,7 @@ HttpResult Perform(const std::string& url, const std::string* body,
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Append);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &r.body);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, AppendHeader);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &r.headers);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT, timeout_s);
@@ -188,6 +200,12 @@ HttpResult Get(const std::string& url, const std::vector<std::string>& headers) 
 HttpResult Post(const std::string& url, const std::string& body,
                 const std::vector<std::string>& headers, long timeout_s) {
   return Perform(url, &body, headers, timeout_s);
+}
+
+HttpResult PostNotifying(const std::string& url, const std::string& body,
+                         const std::vector<std::string>& headers,
+                         const std::function<void()>& on_first_bytes) {
+  return Perform(url, &body, headers, 120, &on_first_bytes);
 }
 
 size_t PostAndHangUp(const std::string& url, const std::string& body) {

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/types.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,12 @@ class ServeProcess : public SurgeProcess {
 HttpResult Get(const std::string& url, const std::vector<std::string>& headers = {});
 HttpResult Post(const std::string& url, const std::string& body,
                 const std::vector<std::string>& headers = {}, long timeout_s = 120);
+// Posts like Post and calls `on_first_bytes` (on the calling thread) when the
+// first body bytes arrive: for a streamed request, proof that the server
+// admitted it and it is running.
+HttpResult PostNotifying(const std::string& url, const std::string& body,
+                         const std::vector<std::string>& headers,
+                         const std::function<void()>& on_first_bytes);
 // Posts and hangs up as soon as the first body bytes arrive (a client that
 // disconnects mid-stream). Returns how many body bytes it saw.
 size_t PostAndHangUp(const std::string& url, const std::string& body);

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -79,20 +80,23 @@ TEST_F(TenantsE2eTest, QuotasAnswer429WithRetryAfterAndTheQuotaNamed) {
   EXPECT_LE(std::stoi(retry), 30);
   EXPECT_EQ(json::parse(third.body)["error"]["type"], "rate_limit_error");
 
-  // max_concurrent = 1: a second request while the first one runs.
-  std::jthread slow(
-      [&] { EXPECT_EQ(Post(url, Completion(400).dump(), Auth("k-one")).status, 200); });
-  // Until the engine runs it. A loaded CI host can take seconds to get the
-  // request in (2.5 s was once not enough, and the test then raced its own
-  // second request), so wait long and say so if it never ran.
-  bool running = false;
-  for (const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-       !running && std::chrono::steady_clock::now() < deadline;) {
-    running =
-        Get(server.url("/metrics")).body.find("vllm:num_requests_running 1") != std::string::npos;
-    if (!running) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  ASSERT_TRUE(running) << "the 400-token request never showed as running";
+  // max_concurrent = 1: a second request while the first one runs. The
+  // first is streamed, so its first bytes prove it was admitted and holds
+  // the slot (the running-requests gauge can still show an earlier request
+  // for a moment, and a loaded CI host can take seconds to admit this one).
+  std::promise<void> streaming;
+  std::jthread slow([&] {
+    json body = Completion(400);
+    body["stream"] = true;
+    bool told = false;
+    HttpResult r = PostNotifying(url, body.dump(), Auth("k-one"), [&] {
+      told = true;
+      streaming.set_value();
+    });
+    EXPECT_EQ(r.status, 200) << r.body;
+    if (!told) streaming.set_value();  // never leave the test waiting
+  });
+  ASSERT_EQ(streaming.get_future().wait_for(std::chrono::seconds(120)), std::future_status::ready);
   HttpResult second = Post(url, Completion(2).dump(), Auth("k-one"));
   EXPECT_EQ(second.status, 429);
   EXPECT_NE(second.body.find("max_concurrent"), std::string::npos) << second.body;
