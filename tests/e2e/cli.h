@@ -18,12 +18,15 @@ struct CliOutput {
 
 // `surge ARGS` through the shell; stderr joins stdout when `merge_stderr`,
 // else it is dropped (so `text` is exactly what the command printed to stdout).
-inline CliOutput RunSurge(const std::string& args, bool merge_stderr = true) {
+// A `timeout_s` > 0 kills a command that should have ended but did not (it
+// then reports timeout's exit code, 124 or 137).
+inline CliOutput RunSurge(const std::string& args, bool merge_stderr = true, int timeout_s = 0) {
   const char* binary = std::getenv("SURGE_BINARY");
   CliOutput out;
   if (binary == nullptr) return out;
-  const std::string cmd =
-      std::string(binary) + " " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
+  const std::string limit =
+      timeout_s > 0 ? "timeout -k 5 " + std::to_string(timeout_s) + " " : std::string();
+  const std::string cmd = limit + binary + " " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
   FILE* pipe = popen(cmd.c_str(), "r");
   if (pipe == nullptr) return out;
   std::array<char, 4096> buf;

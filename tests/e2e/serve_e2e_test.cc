@@ -2,11 +2,14 @@
 // as the client. Covers the API surface, errors in OpenAI's shape, many
 // concurrent streams with correct output, disconnects and SIGTERM drain.
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/e2e/cli.h"
 #include "tests/e2e/serve_fixture.h"
 
 namespace surge::e2e {
@@ -252,6 +255,24 @@ TEST(ServeE2eKvTest, EightBitKvCacheServesChatAndStreams) {
   // Greedy, the same cache type: streaming changes nothing.
   EXPECT_EQ(text, body["choices"][0]["message"]["content"].get<std::string>());
   EXPECT_NE(server.Log().find("(q8_0 rows)"), std::string::npos) << server.Log();
+}
+
+TEST(ServeE2eKvTest, AModelThatCannotLoadStopsTheStartNotALaterRequest) {
+  // Named models load on first use, but serve reads their headers at start:
+  // tiny's heads are 48 wide, which a q8_0 KV cache cannot hold.
+  const CliOutput kv =
+      RunSurge("serve --port 0 --model lazy=" + ServeProcess::ModelPath() + " --kv-type q8_0",
+               /*merge_stderr=*/true, /*timeout_s=*/60);
+  EXPECT_NE(kv.exit_code, 0) << kv.text;
+  EXPECT_NE(kv.text.find("model 'lazy'"), std::string::npos) << kv.text;
+  EXPECT_NE(kv.text.find("multiple of 32"), std::string::npos) << kv.text;
+  // A file that is not GGUF, the same.
+  const std::string junk = ::testing::TempDir() + "surge_not_a_model.gguf";
+  std::ofstream(junk) << "this is not a model";
+  const CliOutput bad = RunSurge("serve --port 0 --model junk=" + junk, /*merge_stderr=*/true, 60);
+  std::filesystem::remove(junk);
+  EXPECT_NE(bad.exit_code, 0) << bad.text;
+  EXPECT_NE(bad.text.find("model 'junk'"), std::string::npos) << bad.text;
 }
 
 TEST(ServeE2eAuthTest, ApiKeyIsRequired) {

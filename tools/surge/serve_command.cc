@@ -113,6 +113,14 @@ absl::StatusOr<std::shared_ptr<server::ModelRegistry>> MakeRegistry(const ServeF
   *loader = MakeModelLoader(std::move(lo));  // deploy jobs load with it too
   auto registry = server::ModelRegistry::Create(ro, *loader);
   for (const server::ModelSpec& spec : models.specs) {
+    // Models load on first use; their headers are read now, so a file that
+    // cannot load (or a --kv-type it cannot take) stops the start, not a
+    // client's request later.
+    if (absl::StatusOr<int64_t> bytes = loader->estimate_bytes(spec); !bytes.ok()) {
+      return absl::Status(
+          bytes.status().code(),
+          absl::StrCat("model '", spec.name, "' (", spec.path, "): ", bytes.status().message()));
+    }
     SURGE_RETURN_IF_ERROR(registry->Add(spec));
   }
   return registry;
