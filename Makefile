@@ -15,12 +15,13 @@ DEFAULT_MODEL := $(MODELS)/default/surge-kjv-q8_0.gguf
 DEFAULT_MODEL_NAME := surge-kjv
 PROMPT ?= Once upon a time
 FUZZ_SECONDS ?= 60
+STRESS_SECONDS ?= 300
 # `make test` from a clean tree (CI) compiles libraries and tools in unity
 # batches: about a quarter less build time. Off by default, so that editing one
 # file rebuilds one file; UNITY=ON or OFF overrides.
 UNITY ?= $(if $(CI),ON,OFF)
 
-.PHONY: all deps build run test test-dev test-asan check-format check-layering format bench bench-compare fuzz interop clean
+.PHONY: all deps build run test test-dev test-asan check-format check-layering format bench bench-compare fuzz stress interop clean
 
 all: build
 
@@ -51,6 +52,17 @@ test-asan:
 	@cmake --build $(BUILD_ASAN) -j $(JOBS)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(BUILD_ASAN) --output-on-failure -j $(JOBS) -LE slow
+
+# The stress tests for longer, under ASan+UBSan: the scheduler's random
+# workloads on new seeds, and a storm of mixed requests, preemption and load
+# shedding against the real server (STRESS_SECONDS each; `make test` runs
+# them briefly).
+stress: deps
+	@cmake --preset asan-ubsan -DSURGE_UNITY=$(UNITY) >/dev/null
+	@cmake --build $(BUILD_ASAN) -j $(JOBS)
+	@SURGE_STRESS_SECONDS=$(STRESS_SECONDS) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(BUILD_ASAN) --output-on-failure -V -R 'stress'
 
 check-format:
 	@files=$$(git ls-files '*.h' '*.cc'); \

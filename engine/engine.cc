@@ -30,6 +30,9 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const model::Model& model
     return absl::InvalidArgumentError(
         "engine: block size, batch tokens and running sequences must be positive");
   }
+  if (c.max_queued_requests < 0 || c.max_queued_tokens < 0) {
+    return absl::InvalidArgumentError("engine: the queue bounds must be >= 0");
+  }
   std::unique_ptr<Engine> e(new Engine(model, c));
   const model::ModelConfig& mc = model.config();
   e->max_context_ = c.max_context > 0 ? c.max_context : mc.n_ctx_train;

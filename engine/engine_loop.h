@@ -2,6 +2,7 @@
 // is confined to the loop thread.
 #pragma once
 
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -72,9 +73,13 @@ struct Engine::Impl {
         cache({m.config().n_layers, m.config().n_kv_heads, m.config().head_dim, c.block_size,
                num_blocks}),
         kv(num_blocks, c.block_size),
-        scheduler(
-            {c.max_batch_tokens, c.max_running_seqs, c.max_queued_requests, c.max_queued_tokens, 0},
-            kv, base::Clock::System()),
+        // Queue bounds are enforced once, by Engine::Submit, where a refusal
+        // can still be a 429. The scheduler's own bounds stay open: its
+        // waiting queue also holds preempted sequences, and counting those
+        // would refuse a request Submit had accepted, after the response began.
+        scheduler({c.max_batch_tokens, c.max_running_seqs, std::numeric_limits<int32_t>::max(),
+                   std::numeric_limits<int64_t>::max(), 0},
+                  kv, base::Clock::System()),
         runner(m, cache, c.num_threads),
         sessions(c.sessions, kv, cache, ModelFingerprint(m), m.config().n_vocab) {}
 

@@ -55,6 +55,45 @@ TEST_F(EngineTest, ConcurrentRequestsMatchRunningAlone) {
   EXPECT_GT(snap.num_preemptions, 0) << "the tight KV cache should have forced preemption";
 }
 
+TEST_F(EngineTest, AnAcceptedRequestIsNeverRefusedLaterForPreemptedOnes) {
+  // The queue bound is two requests, and the KV cache is so small that the
+  // running ones keep preempting each other back into the waiting queue. A
+  // request Submit accepts must still run to its end: the bound is for new
+  // requests (refused at once, a 429 upstream), never for preempted ones.
+  EngineConfig tight;
+  tight.max_batch_tokens = 48;
+  tight.max_running_seqs = 16;
+  tight.max_queued_requests = 2;
+  const int64_t block_bytes = 2LL * 6 * 6 * 16 * 48 * 2;  // tiny: layers, KV heads, slots, width
+  tight.kv_cache_bytes = 36 * block_bytes;
+  auto e = MakeEngine(tight);
+  std::vector<RequestHandle> accepted;
+  std::vector<int> n;
+  int refused = 0;
+  for (int i = 0; accepted.size() < 60 && i < 20000; ++i) {
+    GenerationRequest r = Req(20 + i % 50, 60, 500 + i);
+    r.n = 1 + i % 2;
+    absl::StatusOr<RequestHandle> h = e->Submit(r);
+    if (h.ok()) {
+      accepted.push_back(*h);
+      n.push_back(r.n);
+    } else {
+      EXPECT_EQ(h.status().code(), absl::StatusCode::kResourceExhausted) << h.status();
+      ++refused;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  ASSERT_EQ(accepted.size(), 60u);
+  for (size_t i = 0; i < accepted.size(); ++i) {
+    Output got = Collect(accepted[i], n[i]);
+    for (int s = 0; s < n[i]; ++s) {
+      EXPECT_EQ(got.finish[s], FinishReason::kLength) << "request " << i << " sequence " << s;
+    }
+  }
+  EXPECT_GT(refused, 0);
+  EXPECT_GT(e->Snapshot().num_preemptions, 0);
+}
+
 TEST_F(EngineTest, CancelEndsTheRequestOnce) {
   auto e = MakeEngine();
   auto h = e->Submit(Req(20, 400, 1));

@@ -2,7 +2,10 @@
 // arrivals, prompt and output lengths, priorities, tenants, n, deadlines and
 // cancellations, over a KV pool small enough to force preemption. Fixed
 // seeds keep failures reproducible.
+#include <chrono>
 #include <cstdint>
+#include <cstdlib>
+#include <iostream>
 #include <random>
 #include <span>
 #include <vector>
@@ -65,46 +68,76 @@ struct StressCase {
 
 class SchedulerStressTest : public ::testing::TestWithParam<StressCase> {};
 
-TEST_P(SchedulerStressTest, RandomWorkloadKeepsEveryInvariant) {
-  {
-    const uint32_t seed = GetParam().seed;
-    Harness::Options o;
-    o.hash = GetParam().hash;
-    o.num_blocks = 24;
-    o.block_size = 4;
-    o.vocab = 64;
-    o.eos = 0;
-    o.config.max_batch_tokens = 32;
-    o.config.max_running_seqs = 8;
-    o.config.max_queued_requests = 24;
-    o.config.max_queued_tokens = 400;
-    Harness h(o);
-    Workload w(seed, GetParam().alphabet);
-    int64_t next_id = 0;
-    for (int step = 0; step < 4000; ++step) {
-      const int32_t arrivals = w.OneIn(3) ? w.Uniform(1, 2) : 0;
-      for (int32_t i = 0; i < arrivals; ++i) {
-        (void)h.Add(w.NextRequest(next_id++, h.clock().Now()));
-      }
-      if (next_id > 0 && w.OneIn(25)) h.Cancel(w.Uniform(0, static_cast<int32_t>(next_id - 1)));
-      h.Step();
+// Runs one workload, checks every invariant, and returns what it exercised.
+SchedulerStats RunWorkload(const StressCase& c) {
+  Harness::Options o;
+  o.hash = c.hash;
+  o.num_blocks = 24;
+  o.block_size = 4;
+  o.vocab = 64;
+  o.eos = 0;
+  o.config.max_batch_tokens = 32;
+  o.config.max_running_seqs = 8;
+  o.config.max_queued_requests = 24;
+  o.config.max_queued_tokens = 400;
+  Harness h(o);
+  Workload w(c.seed, c.alphabet);
+  int64_t next_id = 0;
+  for (int step = 0; step < 4000; ++step) {
+    const int32_t arrivals = w.OneIn(3) ? w.Uniform(1, 2) : 0;
+    for (int32_t i = 0; i < arrivals; ++i) {
+      (void)h.Add(w.NextRequest(next_id++, h.clock().Now()));
     }
-    ASSERT_TRUE(h.RunUntilIdle(20000));
-    h.ExpectAllEndedCorrectlyAndNoLeaks();
-
-    // The workload must have exercised every path it is meant to.
-    const SchedulerStats s = h.scheduler().Snapshot();
-    EXPECT_GT(s.num_preemptions, 0);
-    EXPECT_GT(s.prefix_hit_tokens, 0);
-    EXPECT_GT(s.num_expired, 0);
-    EXPECT_GT(s.num_cancelled, 0);
-    EXPECT_GT(s.num_finished_sequences, 0);
-    int64_t rejected = 0;
-    for (int64_t r : s.num_rejected) rejected += r;
-    EXPECT_GT(rejected, 0);
-    EXPECT_EQ(s.num_running, 0);
-    EXPECT_EQ(s.num_waiting, 0);
+    if (next_id > 0 && w.OneIn(25)) h.Cancel(w.Uniform(0, static_cast<int32_t>(next_id - 1)));
+    h.Step();
   }
+  EXPECT_TRUE(h.RunUntilIdle(20000));
+  h.ExpectAllEndedCorrectlyAndNoLeaks();
+  const SchedulerStats s = h.scheduler().Snapshot();
+  EXPECT_EQ(s.num_running, 0);
+  EXPECT_EQ(s.num_waiting, 0);
+  return s;
+}
+
+// The workloads must have exercised every path they are meant to.
+void ExpectEveryPathExercised(const SchedulerStats& s) {
+  EXPECT_GT(s.num_preemptions, 0);
+  EXPECT_GT(s.prefix_hit_tokens, 0);
+  EXPECT_GT(s.num_expired, 0);
+  EXPECT_GT(s.num_cancelled, 0);
+  EXPECT_GT(s.num_finished_sequences, 0);
+  int64_t rejected = 0;
+  for (int64_t r : s.num_rejected) rejected += r;
+  EXPECT_GT(rejected, 0);
+}
+
+TEST_P(SchedulerStressTest, RandomWorkloadKeepsEveryInvariant) {
+  ExpectEveryPathExercised(RunWorkload(GetParam()));
+}
+
+// `make stress` sets SURGE_STRESS_SECONDS: new seeds, both hashes and both
+// alphabets, for that long.
+TEST(SchedulerLongStressTest, MoreSeedsForAsLongAsAsked) {
+  const char* env = std::getenv("SURGE_STRESS_SECONDS");
+  if (env == nullptr || std::atoi(env) <= 0) GTEST_SKIP() << "SURGE_STRESS_SECONDS is not set";
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(std::atoi(env));
+  int runs = 0;
+  SchedulerStats all;
+  for (uint32_t seed = 100; std::chrono::steady_clock::now() < until; ++seed, ++runs) {
+    const StressCase c{seed, seed % 2 == 0 ? &engine::kv::HashBlockTokens : &WeakHash,
+                       seed % 3 == 0 ? 2 : 63};
+    SCOPED_TRACE(::testing::Message() << "seed " << seed);
+    const SchedulerStats s = RunWorkload(c);
+    if (::testing::Test::HasFailure()) break;
+    all.num_preemptions += s.num_preemptions;
+    all.prefix_hit_tokens += s.prefix_hit_tokens;
+    all.num_expired += s.num_expired;
+    all.num_cancelled += s.num_cancelled;
+    all.num_finished_sequences += s.num_finished_sequences;
+    for (size_t i = 0; i < s.num_rejected.size(); ++i) all.num_rejected[i] += s.num_rejected[i];
+  }
+  ExpectEveryPathExercised(all);
+  std::cout << runs << " workloads\n";
 }
 
 INSTANTIATE_TEST_SUITE_P(Seeds, SchedulerStressTest,
