@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <random>
 #include <string>
@@ -70,7 +71,9 @@ TEST_F(EngineTest, AnAcceptedRequestIsNeverRefusedLaterForPreemptedOnes) {
   std::vector<RequestHandle> accepted;
   std::vector<int> n;
   int refused = 0;
-  for (int i = 0; accepted.size() < 60 && i < 20000; ++i) {
+  // Bounded by time, not attempts: under ASan a request runs many times longer.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(240);
+  for (int i = 0; accepted.size() < 60 && std::chrono::steady_clock::now() < deadline; ++i) {
     GenerationRequest r = Req(20 + i % 50, 60, 500 + i);
     r.n = 1 + i % 2;
     absl::StatusOr<RequestHandle> h = e->Submit(r);
@@ -83,7 +86,7 @@ TEST_F(EngineTest, AnAcceptedRequestIsNeverRefusedLaterForPreemptedOnes) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
   }
-  ASSERT_EQ(accepted.size(), 60u);
+  ASSERT_EQ(accepted.size(), 60u) << "the engine accepted too few requests in 240 s";
   for (size_t i = 0; i < accepted.size(); ++i) {
     Output got = Collect(accepted[i], n[i]);
     for (int s = 0; s < n[i]; ++s) {
