@@ -55,8 +55,8 @@ test-asan:
 
 # The stress tests for longer, under ASan+UBSan: the scheduler's random
 # workloads on new seeds, and a storm of mixed requests, preemption and load
-# shedding against the real server (STRESS_SECONDS each; `make test` runs
-# them briefly).
+# shedding against the real server (STRESS_SECONDS each, at most 1500;
+# `make test` runs them briefly).
 stress: deps
 	@cmake --preset asan-ubsan -DSURGE_UNITY=$(UNITY) >/dev/null
 	@cmake --build $(BUILD_ASAN) -j $(JOBS)

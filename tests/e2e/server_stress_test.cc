@@ -143,7 +143,7 @@ class Storm {
       // Refused for load: back off a little, as a client honouring
       // Retry-After would, so the storm stays mostly served work.
       if (status == 429 || status == 503) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(uniform(20, 80)));
+        std::this_thread::sleep_for(std::chrono::milliseconds(uniform(100, 300)));
       }
     }
   }
