@@ -30,7 +30,6 @@ constexpr int kFloatRows = 4;
 constexpr int kFloatTokens = 3;
 
 struct LoadF32 {
-  static constexpr int kBytes = 4;
   static __m256 Full(const uint8_t* p, int64_t k) {
     return _mm256_loadu_ps(reinterpret_cast<const float*>(p) + k);
   }
@@ -40,7 +39,6 @@ struct LoadF32 {
 };
 
 struct LoadF16 {
-  static constexpr int kBytes = 2;
   static __m256 Full(const uint8_t* p, int64_t k) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 2 * k)));
   }
@@ -50,7 +48,6 @@ struct LoadF16 {
 };
 
 struct LoadBF16 {
-  static constexpr int kBytes = 2;
   static __m256 Widen(__m128i h) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
   }
