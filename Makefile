@@ -99,7 +99,7 @@ fuzz: deps
 	@cmake --preset fuzz >/dev/null
 	@cmake --build $(BUILD_FUZZ) -j $(JOBS)
 	@for f in $$(find $(BUILD_FUZZ)/tests/fuzz -maxdepth 1 -type f -name '*_fuzzer' -executable); do \
-	  name=$$(basename $$f); corpus=tests/fuzz/corpus/$${name%_fuzzer}; \
+	  name=$$(basename $$f); corpus=tests/fuzz/corpus/$${name%%_*}; \
 	  mkdir -p $(BUILD_FUZZ)/corpus/$$name; \
 	  echo "== $$name ($(FUZZ_SECONDS)s)"; \
 	  $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 $(BUILD_FUZZ)/corpus/$$name $$corpus || exit 1; \
