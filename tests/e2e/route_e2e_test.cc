@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -247,22 +246,14 @@ TEST_F(RouteE2eTest, ModelsHealthAndDrain) {
   // SIGTERM while a request streams: it finishes, then the router exits 0.
   // The stream's first bytes say the request is in flight (a fixed sleep
   // raced a loaded host: the signal could land before the request did).
-  std::promise<void> streaming;
-  std::jthread inflight([&] {
-    bool told = false;
-    HttpResult r = PostNotifying(router_->url("/v1/chat/completions"),
-                                 ChatBody("drain me", 64, true), {}, [&] {
-                                   told = true;
-                                   streaming.set_value();
-                                 });
-    EXPECT_EQ(r.status, 200) << r.body;
-    const std::vector<std::string> events = SseData(r.body);
-    ASSERT_FALSE(events.empty()) << r.body;
-    EXPECT_EQ(events.back(), "[DONE]") << r.body;
-    if (!told) streaming.set_value();
-  });
-  ASSERT_EQ(streaming.get_future().wait_for(std::chrono::seconds(120)), std::future_status::ready);
+  BackgroundPost inflight(router_->url("/v1/chat/completions"), ChatBody("drain me", 64, true));
+  ASSERT_TRUE(inflight.WaitForFirstBytes()) << inflight.Result().body;
   EXPECT_EQ(router_->SignalAndWait(SIGTERM), 0) << router_->Log();
+  const HttpResult r = inflight.Result();
+  EXPECT_EQ(r.status, 200) << r.body;
+  const std::vector<std::string> events = SseData(r.body);
+  ASSERT_FALSE(events.empty()) << r.body;
+  EXPECT_EQ(events.back(), "[DONE]") << r.body;
 }
 
 }  // namespace

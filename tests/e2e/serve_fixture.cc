@@ -202,10 +202,32 @@ HttpResult Post(const std::string& url, const std::string& body,
   return Perform(url, &body, headers, timeout_s);
 }
 
-HttpResult PostNotifying(const std::string& url, const std::string& body,
-                         const std::vector<std::string>& headers,
-                         const std::function<void()>& on_first_bytes) {
-  return Perform(url, &body, headers, 120, &on_first_bytes);
+BackgroundPost::BackgroundPost(std::string url, std::string body, std::vector<std::string> headers)
+    : thread_([this, url = std::move(url), body = std::move(body), headers = std::move(headers)] {
+        const std::function<void()> on_first_bytes = [this] {
+          std::lock_guard lock(mu_);
+          first_bytes_ = true;
+          cv_.notify_all();
+        };
+        HttpResult r = Perform(url, &body, headers, 120, &on_first_bytes);
+        std::lock_guard lock(mu_);
+        result_ = std::move(r);
+        done_ = true;
+        cv_.notify_all();
+      }) {}
+
+BackgroundPost::~BackgroundPost() { thread_.join(); }
+
+bool BackgroundPost::WaitForFirstBytes(std::chrono::seconds timeout) {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, timeout, [this] { return first_bytes_ || done_; });
+  return first_bytes_;
+}
+
+HttpResult BackgroundPost::Result() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [this] { return done_; });
+  return result_;
 }
 
 size_t PostAndHangUp(const std::string& url, const std::string& body) {

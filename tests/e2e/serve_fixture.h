@@ -5,8 +5,11 @@
 #include <signal.h>
 #include <sys/types.h>
 
-#include <functional>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace surge::e2e {
@@ -64,12 +67,29 @@ class ServeProcess : public SurgeProcess {
 HttpResult Get(const std::string& url, const std::vector<std::string>& headers = {});
 HttpResult Post(const std::string& url, const std::string& body,
                 const std::vector<std::string>& headers = {}, long timeout_s = 120);
-// Posts like Post and calls `on_first_bytes` (on the calling thread) when the
-// first body bytes arrive: for a streamed request, proof that the server
-// admitted it and it is running.
-HttpResult PostNotifying(const std::string& url, const std::string& body,
-                         const std::vector<std::string>& headers,
-                         const std::function<void()>& on_first_bytes);
+// A Post on its own thread, for a test that acts while the request runs.
+// For a streamed request, its first body bytes prove the server admitted it.
+class BackgroundPost {
+ public:
+  BackgroundPost(std::string url, std::string body, std::vector<std::string> headers = {});
+  ~BackgroundPost();  // waits for the request to end
+  BackgroundPost(const BackgroundPost&) = delete;
+  BackgroundPost& operator=(const BackgroundPost&) = delete;
+
+  // True once body bytes have arrived; false if the request ended without
+  // any, or none came within `timeout`.
+  bool WaitForFirstBytes(std::chrono::seconds timeout = std::chrono::seconds(120));
+  // The whole response, once the request has ended.
+  HttpResult Result();
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool first_bytes_ = false;
+  bool done_ = false;
+  HttpResult result_;
+  std::thread thread_;
+};
 // Posts and hangs up as soon as the first body bytes arrive (a client that
 // disconnects mid-stream). Returns how many body bytes it saw.
 size_t PostAndHangUp(const std::string& url, const std::string& body);

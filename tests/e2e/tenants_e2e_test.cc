@@ -6,7 +6,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <future>
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -84,23 +83,15 @@ TEST_F(TenantsE2eTest, QuotasAnswer429WithRetryAfterAndTheQuotaNamed) {
   // first is streamed, so its first bytes prove it was admitted and holds
   // the slot (the running-requests gauge can still show an earlier request
   // for a moment, and a loaded CI host can take seconds to admit this one).
-  std::promise<void> streaming;
-  std::jthread slow([&] {
-    json body = Completion(400);
-    body["stream"] = true;
-    bool told = false;
-    HttpResult r = PostNotifying(url, body.dump(), Auth("k-one"), [&] {
-      told = true;
-      streaming.set_value();
-    });
-    EXPECT_EQ(r.status, 200) << r.body;
-    if (!told) streaming.set_value();  // never leave the test waiting
-  });
-  ASSERT_EQ(streaming.get_future().wait_for(std::chrono::seconds(120)), std::future_status::ready);
+  json streamed = Completion(400);
+  streamed["stream"] = true;
+  BackgroundPost slow(url, streamed.dump(), Auth("k-one"));
+  ASSERT_TRUE(slow.WaitForFirstBytes()) << slow.Result().body;
   HttpResult second = Post(url, Completion(2).dump(), Auth("k-one"));
   EXPECT_EQ(second.status, 429);
   EXPECT_NE(second.body.find("max_concurrent"), std::string::npos) << second.body;
-  slow.join();
+  const HttpResult first = slow.Result();
+  EXPECT_EQ(first.status, 200) << first.body;
   EXPECT_EQ(Post(url, Completion(2).dump(), Auth("k-one")).status, 200);  // free again
 
   // tokens_per_minute = 20: the first request (prompt + 16) spends them all.
